@@ -1,0 +1,40 @@
+//! Embeds every `queries/<layer>/*.sql` in the binary, so that `crm` runs from any folder with
+//! the views it was built with.
+
+use std::fmt::Write;
+use std::path::Path;
+
+const LAYERS: [&str; 4] = ["seeds", "staging", "marts", "analysis"];
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut out = String::from(
+        "/// (layer, view name, SQL) for every query file, layer by layer.\npub const QUERIES: &[(&str, &str, &str)] = &[\n",
+    );
+    for layer in LAYERS {
+        let dir = root.join(layer);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        for f in files {
+            println!("cargo:rerun-if-changed={}", f.display());
+            let name = f.file_stem().unwrap().to_string_lossy().to_string();
+            writeln!(
+                out,
+                "    ({layer:?}, {name:?}, include_str!({:?})),",
+                f.display().to_string()
+            )
+            .unwrap();
+        }
+    }
+    out.push_str("];\n");
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("queries.rs");
+    std::fs::write(dest, out).unwrap();
+}

@@ -1,0 +1,73 @@
+-- Grain: one row per customer with a purchase in the RFM window before as_of.
+-- Definition: METRICS.md "RFM" and "Named RFM segments".
+-- score = 1 + floor(B * (RANK() - 1) / n); F and M rank ascending, R descending (the most
+-- recent customer gets B); ties share a score. Segments: first matching rule by priority.
+with
+
+params as (select * from params),
+
+inputs as (select * from customer_rfm_inputs),
+
+ranked as (
+    select
+        i.*,
+        rank() over (order by i.recency_days desc) as r_rank,
+        rank() over (order by i.frequency asc) as f_rank,
+        rank() over (order by i.monetary asc) as m_rank,
+        count(*) over () as scored_customers,
+    from inputs as i
+),
+
+scored as (
+    select
+        r.*,
+        1 + cast(floor(cast(p.rfm_bins * (r.r_rank - 1) as double) / r.scored_customers) as bigint) as r_score,
+        1 + cast(floor(cast(p.rfm_bins * (r.f_rank - 1) as double) / r.scored_customers) as bigint) as f_score,
+        1 + cast(floor(cast(p.rfm_bins * (r.m_rank - 1) as double) / r.scored_customers) as bigint) as m_score,
+        p.rfm_bins,
+    from ranked as r
+    cross join params as p
+),
+
+-- The segment rules are written on the 5-bin grid; other bin counts map onto it.
+on_grid as (
+    select
+        s.*,
+        cast(ceil(s.r_score * 5.0 / s.rfm_bins) as bigint) as r_grid,
+        cast(ceil(s.f_score * 5.0 / s.rfm_bins) as bigint) as f_grid,
+        cast(ceil(s.m_score * 5.0 / s.rfm_bins) as bigint) as m_grid,
+    from scored as s
+),
+
+matched as (
+    select
+        g.*,
+        rules.segment,
+        rules.action,
+        row_number() over (partition by g.customer_id order by rules.priority) as match_order,
+    from on_grid as g
+    left join rfm_segment_rules as rules
+        on g.r_grid between rules.r_min and rules.r_max
+        and g.f_grid between rules.f_min and rules.f_max
+        and g.m_grid between rules.m_min and rules.m_max
+),
+
+final as (
+    select
+        customer_id,
+        recency_days,
+        frequency,
+        monetary,
+        r_score,
+        f_score,
+        m_score,
+        concat(cast(r_score as varchar), cast(f_score as varchar), cast(m_score as varchar)) as rfm_cell,
+        segment,
+        r_score + f_score + m_score as rfm_score,
+        action,
+        last_purchase_date,
+    from matched
+    where match_order = 1
+)
+
+select * from final

@@ -1,0 +1,47 @@
+-- Grain: one row per customer with a purchase in the RFM window before as_of.
+-- Definition: METRICS.md "RFM": R in whole days from the last purchase day to as_of,
+-- F = purchase orders in the window, M = net revenue in the window (refunds included), or
+-- gross purchases, or net revenue per purchase order (rfm.monetary).
+with
+
+params as (select * from params),
+
+window_transactions as (
+    select t.*
+    from stg_transactions as t
+    cross join params as p
+    where t.local_at >= p.rfm_window_start
+),
+
+per_customer as (
+    select
+        customer_id,
+        max(case when is_purchase then local_date end) as last_purchase_date,
+        count(distinct case when is_purchase then order_key end) as purchase_orders,
+        sum(amount) as net_revenue,
+        sum(case when is_purchase then amount else 0 end) as gross_revenue,
+    from window_transactions
+    group by customer_id
+),
+
+final as (
+    select
+        c.customer_id,
+        c.last_purchase_date,
+        cast(cast(p.as_of_date as int) - cast(c.last_purchase_date as int) as bigint) as recency_days,
+        c.purchase_orders as frequency,
+        round(
+            case p.rfm_monetary
+                when 'gross' then c.gross_revenue
+                when 'mean_order' then c.net_revenue / c.purchase_orders
+                else c.net_revenue
+            end,
+            2
+        ) as monetary,
+        round(c.net_revenue, 2) as net_revenue,
+    from per_customer as c
+    cross join params as p
+    where c.last_purchase_date is not null
+)
+
+select * from final

@@ -1,0 +1,28 @@
+-- Grain: one row per interaction strictly before as_of, in the report's time zone.
+with
+
+interactions as (select * from interactions),
+
+params as (select * from params),
+
+final as (
+    select
+        i.interaction_id,
+        i.customer_id,
+        i.ts as ts_at,
+        to_local_time(i.ts) as local_at,
+        cast(to_local_time(i.ts) as date) as local_date,
+        i.channel,
+        i.kind,
+        i.campaign_id,
+        i.ticket_id,
+        to_local_time(i.resolved_ts) as resolved_local_at,
+        i.csat,
+        i.nps,
+        i.outcome,
+    from interactions as i
+    cross join params as p
+    where to_local_time(i.ts) < p.as_of
+)
+
+select * from final

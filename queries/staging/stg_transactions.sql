@@ -1,0 +1,32 @@
+-- Grain: one row per transaction strictly before as_of (METRICS.md "Time and money").
+-- Rename and cast only: local time in the report's zone, purchase/refund flags, the order key.
+with
+
+transactions as (select * from transactions),
+
+params as (select * from params),
+
+final as (
+    select
+        t.transaction_id,
+        t.customer_id,
+        t.ts as ts_at,
+        to_local_time(t.ts) as local_at,
+        cast(to_local_time(t.ts) as date) as local_date,
+        t.amount,
+        t.amount > 0 as is_purchase,
+        t.amount < 0 as is_refund,
+        -- An order is a distinct order_id, or the transaction itself where order_id is empty.
+        coalesce(nullif(t.order_id, ''), t.transaction_id) as order_key,
+        t.currency,
+        t.quantity,
+        t.product_id,
+        t.product_category,
+        t.channel,
+        t.store_id,
+    from transactions as t
+    cross join params as p
+    where to_local_time(t.ts) < p.as_of
+)
+
+select * from final

@@ -1,0 +1,138 @@
+//! `crm run`: the batch entry point cron calls every night. Ingest what changed, run the
+//! analyses, and write `OUT/<as_of>/` with every table (Parquet and CSV) and `summary.json`.
+//! The dated folder is built beside its final name and renamed into place, so a reader never
+//! sees half a report.
+
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::RecordBatch;
+use serde_json::json;
+
+use crate::cli::{OutputFormat, RunArgs};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::ingest::{self, IngestOptions};
+use crate::output;
+
+/// Tables written into the dated folder: file name and the SQL that makes it.
+const TABLES: &[(&str, &str)] = &[
+    (
+        "rfm",
+        "select customer_id, recency_days, frequency, monetary, r_score, f_score, m_score, rfm_cell, segment from rfm order by customer_id",
+    ),
+    ("rfm_segment_summary", "select * from rfm_segment_summary"),
+    (
+        "rejects",
+        "select \"table\", source_file, record_number, reason, kept, raw_record from rejects order by \"table\", source_file, record_number",
+    ),
+];
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let config = Config::load(&args.config)?;
+    let report = ingest::ingest(&config, &IngestOptions::default())?;
+    print!("{}", super::ingest::summary(&report));
+    let out_root = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.resolve(&config.report.out));
+    let dir = super::runtime()?.block_on(write_report(&config, &args, &out_root, &report))?;
+    println!("report written to {}", dir.display());
+    Ok(())
+}
+
+async fn write_report(
+    config: &Config,
+    args: &RunArgs,
+    out_root: &Path,
+    report: &ingest::IngestReport,
+) -> Result<PathBuf> {
+    let engine = Engine::open(config, args.as_of).await?;
+    let as_of = engine.as_of.to_string();
+    let final_dir = out_root.join(&as_of);
+    let tmp = out_root.join(format!(".{as_of}.partial-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+
+    let mut table_rows = serde_json::Map::new();
+    let mut segments = serde_json::Value::Null;
+    for (name, sql) in TABLES {
+        let df = engine.user_sql(name, sql).await?;
+        let schema = df.schema().inner().clone();
+        let batches = engine.collect(name, df).await?;
+        output::write(
+            &batches,
+            &schema,
+            OutputFormat::Csv,
+            Some(&tmp.join(format!("{name}.csv"))),
+        )?;
+        output::write(
+            &batches,
+            &schema,
+            OutputFormat::Parquet,
+            Some(&tmp.join(format!("{name}.parquet"))),
+        )?;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        table_rows.insert(name.to_string(), json!(rows));
+        if *name == "rfm_segment_summary" {
+            segments = to_json(&batches, &schema)?;
+        }
+    }
+    let lists = super::rfm::target_lists(&engine).await?;
+    super::rfm::write_target_lists(&tmp.join("targets"), &lists)?;
+
+    let counts = engine
+        .user_sql(
+            "counts",
+            "select (select count(*) from customers) as customers, \
+                    (select count(*) from transactions) as transactions, \
+                    (select count(*) from interactions) as interactions, \
+                    (select count(*) from rejects where not kept) as rejected_records",
+        )
+        .await?;
+    let schema = counts.schema().inner().clone();
+    let counts = to_json(&engine.collect("counts", counts).await?, &schema)?;
+    let summary = json!({
+        "as_of": as_of,
+        "generated_at": crate::warehouse::now_rfc3339(),
+        "timezone": engine.timezone.to_string(),
+        "warehouse": {
+            "path": engine.warehouse.dir.display().to_string(),
+            "version": engine.warehouse.manifest.version,
+            "rows": counts.get(0).cloned().unwrap_or_default(),
+        },
+        "ingest": report.files,
+        "tables": table_rows,
+        "rfm_segments": segments,
+    });
+    let path = tmp.join("summary.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&summary).expect("json") + "\n",
+    )
+    .map_err(|e| Error::io(&path, e))?;
+
+    // Swap the finished folder into place; a report of the same day is replaced whole.
+    if final_dir.exists() {
+        let old = out_root.join(format!(".{as_of}.old-{}", std::process::id()));
+        std::fs::rename(&final_dir, &old).map_err(|e| Error::io(&final_dir, e))?;
+        std::fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    } else {
+        std::fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
+    }
+    Ok(final_dir)
+}
+
+/// Query results as a JSON array of objects.
+pub fn to_json(
+    batches: &[RecordBatch],
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+) -> Result<serde_json::Value> {
+    let mut buf = Vec::new();
+    output::write_to(batches, schema, OutputFormat::Json, &mut buf)
+        .map_err(|e| Error::query("json", e))?;
+    serde_json::from_slice(&buf).map_err(|e| Error::query("json", e))
+}

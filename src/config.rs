@@ -1,0 +1,393 @@
+//! The pipeline config (`pipeline.toml` / `crm.toml`). Every struct denies unknown keys, so a typo
+//! is an error that names the key instead of a setting silently ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub warehouse: WarehouseConfig,
+    #[serde(default)]
+    pub report: ReportConfig,
+    #[serde(default)]
+    pub rfm: RfmConfig,
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
+    /// Export files to load, by source name. A source named `customers`, `transactions` or
+    /// `interactions` loads into that table; any other name must say `table = "..."`.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// The folder the config was read from; relative paths in it are taken from there.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseConfig {
+    #[serde(default = "default_warehouse_path")]
+    pub path: PathBuf,
+}
+
+impl Default for WarehouseConfig {
+    fn default() -> Self {
+        WarehouseConfig {
+            path: default_warehouse_path(),
+        }
+    }
+}
+
+fn default_warehouse_path() -> PathBuf {
+    PathBuf::from("warehouse")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// IANA time zone in which days, weeks, months and years are taken (METRICS.md "Time and money").
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+    /// Where `crm run` writes its dated folders.
+    #[serde(default = "default_out")]
+    pub out: PathBuf,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            timezone: default_tz(),
+            out: default_out(),
+        }
+    }
+}
+
+fn default_tz() -> String {
+    "UTC".into()
+}
+fn default_out() -> PathBuf {
+    PathBuf::from("reports")
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Monetary {
+    Net,
+    Gross,
+    MeanOrder,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RfmConfig {
+    #[serde(default = "default_bins")]
+    pub bins: u32,
+    /// Only the last N days before `as_of`; all history when absent.
+    pub window_days: Option<u32>,
+    #[serde(default = "default_monetary")]
+    pub monetary: Monetary,
+}
+
+impl Default for RfmConfig {
+    fn default() -> Self {
+        RfmConfig {
+            bins: default_bins(),
+            window_days: None,
+            monetary: default_monetary(),
+        }
+    }
+}
+
+fn default_bins() -> u32 {
+    5
+}
+fn default_monetary() -> Monetary {
+    Monetary::Net
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Canonical or extra columns replaced at ingest by a keyed hash (DATA-CONTRACT.md "Privacy").
+    #[serde(default)]
+    pub pseudonymize: Vec<String>,
+    /// The environment variable holding the key; never a file in the repo.
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            pseudonymize: Vec::new(),
+            key_env: default_key_env(),
+        }
+    }
+}
+
+fn default_key_env() -> String {
+    "CRM_PSEUDONYM_KEY".into()
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    Auto,
+    None,
+    Gzip,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    Customers,
+    Transactions,
+    Interactions,
+}
+
+impl Table {
+    pub const ALL: [Table; 3] = [Table::Customers, Table::Transactions, Table::Interactions];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Customers => "customers",
+            Table::Transactions => "transactions",
+            Table::Interactions => "interactions",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub path: PathBuf,
+    /// Target table; defaults to the source's name.
+    pub table: Option<Table>,
+    /// `csv`, `jsonl` or `parquet`; guessed from the file name when absent.
+    pub format: Option<Format>,
+    #[serde(default = "default_compression")]
+    pub compression: Compression,
+    /// CSV field delimiter, one character (`"\t"` for tabs).
+    #[serde(default = "default_delimiter")]
+    pub delimiter: String,
+    #[serde(default = "default_quote")]
+    pub quote: String,
+    #[serde(default = "default_true")]
+    pub has_header: bool,
+    /// chrono format of timestamp columns when they are not ISO 8601 (e.g. `%d/%m/%Y %H:%M`).
+    pub timestamp_format: Option<String>,
+    /// chrono format of date columns (signup_date, birth_date) when not ISO 8601 (e.g. `%Y%m%d`).
+    pub date_format: Option<String>,
+    /// Time zone of timestamps that carry none; UTC when absent.
+    pub timezone: Option<String>,
+    /// Canonical column name = export column name. Unmapped canonical columns are looked up
+    /// under their own name; export columns not mapped are kept as attributes.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+}
+
+fn default_compression() -> Compression {
+    Compression::Auto
+}
+fn default_delimiter() -> String {
+    ",".into()
+}
+fn default_quote() -> String {
+    "\"".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+impl SourceConfig {
+    pub fn table(&self, name: &str) -> Option<Table> {
+        self.table.or_else(|| Table::from_name(name))
+    }
+
+    pub fn format(&self) -> Format {
+        if let Some(f) = self.format {
+            return f;
+        }
+        let name = self.path.to_string_lossy().to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        if name.ends_with(".parquet") {
+            Format::Parquet
+        } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") || name.ends_with(".json") {
+            Format::Jsonl
+        } else {
+            Format::Csv
+        }
+    }
+
+    pub fn gzip(&self) -> bool {
+        match self.compression {
+            Compression::Gzip => true,
+            Compression::None => false,
+            Compression::Auto => self
+                .path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gz")),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            Error::config(path, e.message().to_string() + &span_hint(text, e.span()))
+        })?;
+        config.path = path.to_path_buf();
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A config with no sources, reading the warehouse at `dir` (for `--warehouse DIR`).
+    pub fn for_warehouse(dir: &Path) -> Config {
+        Config {
+            warehouse: WarehouseConfig {
+                path: dir.to_path_buf(),
+            },
+            ..Config::default()
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let err = |m: String| Error::config(&self.path, m);
+        if !(1..=100).contains(&self.rfm.bins) {
+            return Err(err(format!(
+                "rfm.bins = {}: must be between 1 and 100",
+                self.rfm.bins
+            )));
+        }
+        self.timezone()?;
+        for (name, source) in &self.sources {
+            if source.table(name).is_none() {
+                return Err(err(format!(
+                    "sources.{name}: say which table it loads (table = \"customers\", \"transactions\" or \"interactions\")"
+                )));
+            }
+            if source.delimiter.chars().count() != 1 || !source.delimiter.is_ascii() {
+                return Err(err(format!(
+                    "sources.{name}.delimiter must be one ASCII character"
+                )));
+            }
+            if source.quote.chars().count() != 1 || !source.quote.is_ascii() {
+                return Err(err(format!(
+                    "sources.{name}.quote must be one ASCII character"
+                )));
+            }
+            if let Some(tz) = &source.timezone {
+                tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                    err(format!("sources.{name}.timezone: unknown time zone {tz:?}"))
+                })?;
+            }
+            let table = source.table(name).expect("checked above");
+            for canonical in source.columns.keys() {
+                if !crate::ingest::schema::is_canonical(table, canonical) {
+                    return Err(err(format!(
+                        "sources.{name}.columns.{canonical}: not a column of the {} table (known: {})",
+                        table.name(),
+                        crate::ingest::schema::canonical_names(table).join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn timezone(&self) -> Result<chrono_tz::Tz> {
+        self.report.timezone.parse().map_err(|_| {
+            Error::config(
+                &self.path,
+                format!(
+                    "report.timezone: unknown time zone {:?}",
+                    self.report.timezone
+                ),
+            )
+        })
+    }
+
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    pub fn warehouse_dir(&self) -> PathBuf {
+        self.resolve(&self.warehouse.path)
+    }
+}
+
+fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(s) => {
+            let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_an_error_that_names_it() {
+        let err = Config::parse(
+            "[warehouse]\npath = \"w\"\ncompresion = 1\n",
+            Path::new("p.toml"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("compresion"), "{msg}");
+        assert!(msg.contains("p.toml"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_canonical_column_is_an_error() {
+        let text = "[sources.transactions]\npath = \"o.csv\"\n[sources.transactions.columns]\ncustomer = \"Customer\"\n";
+        let msg = Config::parse(text, Path::new("p.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("columns.customer"), "{msg}");
+    }
+
+    #[test]
+    fn format_and_gzip_from_file_name() {
+        let text = "[sources.transactions]\npath = \"orders.csv.gz\"\n[sources.interactions]\npath = \"events.jsonl\"\n";
+        let c = Config::parse(text, Path::new("dir/p.toml")).unwrap();
+        let t = &c.sources["transactions"];
+        assert_eq!(t.format(), Format::Csv);
+        assert!(t.gzip());
+        assert_eq!(c.sources["interactions"].format(), Format::Jsonl);
+        assert_eq!(c.resolve(&t.path), PathBuf::from("dir/orders.csv.gz"));
+    }
+}

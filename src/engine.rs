@@ -1,0 +1,278 @@
+//! The one place that builds the DataFusion session every command shares: it registers the
+//! warehouse tables with explicit schemas, the one-row `params` table, and every query file of
+//! `queries/` as a named view, layer by layer (seeds -> staging -> marts -> analysis), so that a
+//! query can select from another by its name.
+//!
+//! Parameters reach SQL one way only: the columns of the one-row table `params`
+//! (`as_of`, `as_of_date`, `timezone`, `rfm_bins`, `rfm_window_start`, `rfm_monetary`).
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use datafusion::arrow::array::{
+    Array, ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::DataFrame;
+
+use crate::config::{Config, Monetary};
+use crate::error::{Error, Result};
+use crate::ingest::schema::{self, Kind};
+use crate::warehouse::Warehouse;
+
+include!(concat!(env!("OUT_DIR"), "/queries.rs"));
+
+/// Warehouse tables registered in every session.
+pub const TABLES: [&str; 4] = ["customers", "transactions", "interactions", "rejects"];
+
+pub struct Engine {
+    pub ctx: SessionContext,
+    pub as_of: NaiveDate,
+    pub timezone: Tz,
+    pub warehouse: Warehouse,
+}
+
+impl Engine {
+    /// Opens the warehouse of `config` and registers everything. `as_of` defaults to the day
+    /// after the last transaction day (METRICS.md "Time and money").
+    pub async fn open(config: &Config, as_of: Option<NaiveDate>) -> Result<Engine> {
+        let warehouse = Warehouse::open_existing(&config.warehouse_dir())?;
+        let timezone = config.timezone()?;
+        let session = SessionConfig::new()
+            .with_information_schema(true)
+            .set_str("datafusion.execution.time_zone", &timezone.to_string());
+        let ctx = SessionContext::new_with_config(session);
+        for table in TABLES {
+            register_table(&ctx, &warehouse, table, timezone).await?;
+        }
+        let as_of = match as_of {
+            Some(d) => d,
+            None => default_as_of(&ctx, timezone).await?,
+        };
+        ctx.register_batch("params", params_batch(config, as_of, timezone)?)
+            .map_err(|e| Error::query("params", e))?;
+        register_views(&ctx).await?;
+        Ok(Engine {
+            ctx,
+            as_of,
+            timezone,
+            warehouse,
+        })
+    }
+
+    /// Runs SQL written by the user: queries only, no DDL, DML or statements.
+    pub async fn user_sql(&self, name: &str, sql: &str) -> Result<DataFrame> {
+        let opts = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        self.ctx
+            .sql_with_options(sql, opts)
+            .await
+            .map_err(|e| Error::query(name, e))
+    }
+
+    /// All rows of a registered view or table.
+    pub async fn view(&self, name: &str) -> Result<DataFrame> {
+        self.ctx
+            .table(name)
+            .await
+            .map_err(|e| Error::query(name, e))
+    }
+
+    pub async fn collect(&self, name: &str, df: DataFrame) -> Result<Vec<RecordBatch>> {
+        df.collect().await.map_err(|e| Error::query(name, e))
+    }
+
+    pub fn has_view(name: &str) -> bool {
+        QUERIES.iter().any(|(_, n, _)| *n == name)
+    }
+}
+
+/// The Arrow schema of a warehouse table, as ingest writes it. Timestamps carry the report's
+/// time zone, so that `to_local_time(ts)` yields the wall clock in which days are counted.
+pub fn table_schema(table: &str, tz: Tz) -> SchemaRef {
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some(tz.to_string().into()));
+    if table == "rejects" {
+        return Arc::new(Schema::new(vec![
+            Field::new("table", DataType::Utf8View, true),
+            Field::new("source_file", DataType::Utf8View, true),
+            Field::new("record_number", DataType::Int64, true),
+            Field::new("raw_record", DataType::Utf8View, true),
+            Field::new("reason", DataType::Utf8View, true),
+            Field::new("kept", DataType::Boolean, true),
+            Field::new("record_hash", DataType::Int64, true),
+            Field::new("load_version", DataType::Int64, true),
+        ]));
+    }
+    let t = crate::config::Table::from_name(table).expect("known table");
+    let mut fields: Vec<Field> = schema::columns(t)
+        .iter()
+        .map(|c| {
+            let dt = match c.kind {
+                Kind::Str | Kind::Enum(_) => DataType::Utf8View,
+                Kind::Date => DataType::Date32,
+                Kind::Timestamp => ts.clone(),
+                Kind::Decimal => DataType::Float64,
+                Kind::Int | Kind::Score(..) => DataType::Int64,
+                Kind::Bool => DataType::Boolean,
+            };
+            Field::new(c.name, dt, true)
+        })
+        .collect();
+    fields.push(Field::new("attributes", DataType::Utf8View, true));
+    fields.push(Field::new("record_hash", DataType::Int64, true));
+    fields.push(Field::new("source_file", DataType::Utf8View, true));
+    fields.push(Field::new("source_record", DataType::Int64, true));
+    fields.push(Field::new("load_version", DataType::Int64, true));
+    Arc::new(Schema::new(fields))
+}
+
+async fn register_table(ctx: &SessionContext, wh: &Warehouse, table: &str, tz: Tz) -> Result<()> {
+    let schema = table_schema(table, tz);
+    let files = wh.table_files(table);
+    let err = |e: datafusion::error::DataFusionError| {
+        Error::warehouse(&wh.dir, format!("table {table}: {e}"))
+    };
+    if files.is_empty() {
+        let empty = MemTable::try_new(schema, vec![vec![]]).map_err(err)?;
+        ctx.register_table(table, Arc::new(empty)).map_err(err)?;
+        return Ok(());
+    }
+    let urls = files
+        .iter()
+        .map(|f| {
+            let abs = std::path::absolute(f).map_err(|e| Error::io(f, e))?;
+            ListingTableUrl::parse(abs.to_string_lossy()).map_err(err)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let provider = ListingTable::try_new(config).map_err(err)?;
+    ctx.register_table(table, Arc::new(provider)).map_err(err)?;
+    Ok(())
+}
+
+async fn default_as_of(ctx: &SessionContext, tz: Tz) -> Result<NaiveDate> {
+    let df = ctx
+        .sql("select max(to_local_time(ts)) as last_ts from transactions")
+        .await
+        .map_err(|e| Error::query("as_of", e))?;
+    let batches = df.collect().await.map_err(|e| Error::query("as_of", e))?;
+    let last = batches
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .cloned()
+        })
+        .and_then(|a| {
+            if a.is_empty() || a.is_null(0) {
+                None
+            } else {
+                Some(a.value(0))
+            }
+        });
+    match last {
+        Some(micros) => {
+            let _ = tz;
+            let day = chrono::DateTime::from_timestamp_micros(micros)
+                .expect("valid")
+                .naive_utc()
+                .date();
+            Ok(day + Duration::days(1))
+        }
+        None => Ok(chrono::Utc::now().with_timezone(&tz).date_naive()),
+    }
+}
+
+fn days(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+fn midnight_micros(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_micros()
+}
+
+fn params_batch(config: &Config, as_of: NaiveDate, tz: Tz) -> Result<RecordBatch> {
+    let window_start = config
+        .rfm
+        .window_days
+        .map(|d| midnight_micros(as_of - Duration::days(d as i64)));
+    let monetary = match config.rfm.monetary {
+        Monetary::Net => "net",
+        Monetary::Gross => "gross",
+        Monetary::MeanOrder => "mean_order",
+    };
+    let _ = tz.from_utc_datetime(&chrono::Utc::now().naive_utc());
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "as_of",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+        Field::new("as_of_date", DataType::Date32, false),
+        Field::new("timezone", DataType::Utf8, false),
+        Field::new("rfm_bins", DataType::Int64, false),
+        Field::new(
+            "rfm_window_start",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+        Field::new("rfm_monetary", DataType::Utf8, false),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(TimestampMicrosecondArray::from(vec![midnight_micros(
+            as_of,
+        )])),
+        Arc::new(Date32Array::from(vec![days(as_of)])),
+        Arc::new(StringArray::from(vec![tz.to_string()])),
+        Arc::new(Int64Array::from(vec![config.rfm.bins as i64])),
+        // No window: the start of time (year 1), so that `ts >= rfm_window_start` keeps all.
+        Arc::new(TimestampMicrosecondArray::from(vec![
+            window_start.unwrap_or(-62_135_596_800_000_000),
+        ])),
+        Arc::new(StringArray::from(vec![monetary])),
+    ];
+    RecordBatch::try_new(schema, cols).map_err(|e| Error::query("params", e))
+}
+
+/// Creates every query file's view. Views of one layer may use each other in any order: a view
+/// whose inputs are not there yet is retried after the others.
+async fn register_views(ctx: &SessionContext) -> Result<()> {
+    let mut pending: Vec<&(&str, &str, &str)> = QUERIES.iter().collect();
+    while !pending.is_empty() {
+        let mut failed = Vec::new();
+        let mut last_err = None;
+        for q in &pending {
+            let (layer, name, sql) = **q;
+            let sql = sql.trim().trim_end_matches(';');
+            match ctx.sql(&format!("create view {name} as {sql}")).await {
+                Ok(_) => {}
+                Err(e) => {
+                    last_err = Some(Error::query(format!("{layer}/{name}.sql"), e));
+                    failed.push(*q);
+                }
+            }
+        }
+        if failed.len() == pending.len() {
+            return Err(last_err.expect("a view failed"));
+        }
+        pending = failed;
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Ingest: exports -> validated canonical rows -> Parquet files in the warehouse, swapped in
+//! atomically (DATA-CONTRACT.md). polars builds the frames and writes the files.
+
+pub mod load;
+pub mod schema;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::config::{Config, SourceConfig, Table};
+use crate::error::{Error, Result};
+use crate::warehouse::{self, FileStats, LoadEntry, Manifest, TableEntry, Warehouse};
+use load::{KnownIds, Pseudonymizer, TableLoader};
+use schema::TimeFormats;
+
+/// Environment variable naming a fault to inject, for the tests that prove a load is atomic.
+pub const FAULT_ENV: &str = "CRM_FAULT_INJECT";
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Read every export again even when unchanged since the last load.
+    pub force: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub files: Vec<FileStats>,
+    /// The warehouse version after the load; unchanged when nothing was new.
+    pub version: u64,
+    pub changed: bool,
+    pub removed_leftovers: usize,
+}
+
+pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
+    if config.sources.is_empty() {
+        return Err(Error::config(&config.path, "no [sources.*] to load"));
+    }
+    let dir = config.warehouse_dir();
+    let mut wh = Warehouse::open(&dir)?;
+    let _lock = wh.lock()?;
+    let removed_leftovers = wh.remove_unreferenced()?;
+    let pseudonymizer = pseudonymizer(config)?;
+
+    let version = wh.manifest.version + 1;
+    let mut next = wh.manifest.clone();
+    let mut report = IngestReport {
+        removed_leftovers,
+        ..Default::default()
+    };
+    let mut changed = false;
+    let mut known_rejects: Option<KnownIds> = None;
+
+    // Customers first, so that later tables can be checked against them.
+    let mut by_table: BTreeMap<Table, Vec<(&String, &SourceConfig)>> = BTreeMap::new();
+    for (name, src) in &config.sources {
+        by_table
+            .entry(src.table(name).expect("validated"))
+            .or_default()
+            .push((name, src));
+    }
+
+    for (table, sources) in by_table {
+        let mut pending = Vec::new();
+        for (name, src) in sources {
+            let path = config.resolve(&src.path);
+            let fp = warehouse::fingerprint(&path)?;
+            let unchanged = wh
+                .manifest
+                .sources
+                .get(name)
+                .is_some_and(|old| old.blake3 == fp.blake3);
+            if unchanged && !opts.force {
+                report.files.push(FileStats {
+                    source: name.clone(),
+                    table: table.name().into(),
+                    path: display(&path),
+                    skipped: true,
+                    ..Default::default()
+                });
+                continue;
+            }
+            if wh.manifest.sources.get(name) != Some(&fp) {
+                next.sources.insert(name.clone(), fp);
+                changed = true;
+            }
+            pending.push((name, src, path));
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        let mut known = read_known(&wh, table.name(), schema::id_column(table))?;
+        let mut frames = Vec::new();
+        for (name, src, path) in pending {
+            let formats = TimeFormats {
+                timestamp_format: src.timestamp_format.clone(),
+                date_format: src.date_format.clone(),
+                timezone: match &src.timezone {
+                    Some(tz) => tz.parse().expect("validated"),
+                    None => chrono_tz::UTC,
+                },
+            };
+            let mut loader = TableLoader::new(
+                table,
+                &src.columns,
+                formats,
+                pseudonymizer.as_ref(),
+                display(&path),
+                &mut known,
+            );
+            source::read(&path, src, &mut loader)?;
+            let (df, rejects, mut stats) = loader.into_frame(version)?;
+            stats.source = name.clone();
+            stats.path = display(&path);
+            debug_assert_eq!(stats.read, stats.loaded + stats.rejected + stats.duplicates);
+
+            // Rejects already recorded by an earlier load of the same records are not stored twice.
+            let known_rejects = match &mut known_rejects {
+                Some(k) => k,
+                None => known_rejects.insert(read_known(&wh, "rejects", "record_hash")?),
+            };
+            let mut rejects_df = rejects.into_frame(version)?;
+            let fresh: Vec<bool> = rejects_df
+                .column("record_hash")?
+                .i64()?
+                .iter()
+                .map(|h| {
+                    known_rejects
+                        .insert(h.unwrap_or_default().to_string(), 0)
+                        .is_none()
+                })
+                .collect();
+            rejects_df = rejects_df.filter(&BooleanChunked::from_slice("fresh".into(), &fresh))?;
+            if rejects_df.height() > 0 {
+                let (rel, abs) = wh.new_file("rejects", "rejects", version, name);
+                write_parquet(&abs, &mut rejects_df)?;
+                add_file(&mut next, "rejects", rel, rejects_df.height());
+                changed = true;
+            }
+            if df.height() > 0 {
+                frames.push((name.clone(), df));
+            }
+            report.files.push(stats);
+        }
+        if frames.is_empty() {
+            continue;
+        }
+        changed = true;
+        if table == Table::Customers {
+            // A later export of the same id updates the row: one file with the merged table.
+            let mut merged: Option<DataFrame> = None;
+            for (_, df) in frames {
+                merged = Some(match merged {
+                    None => df,
+                    Some(m) => upsert(m, df)?,
+                });
+            }
+            let mut merged = merged.expect("non-empty");
+            for old in wh.table_files(table.name()) {
+                let existing = read_parquet(&old)?;
+                merged = upsert(existing, merged)?;
+            }
+            let (rel, abs) = wh.new_file("data", table.name(), version, "all");
+            write_parquet(&abs, &mut merged)?;
+            next.tables.insert(
+                table.name().into(),
+                TableEntry {
+                    files: vec![rel],
+                    rows: merged.height() as u64,
+                },
+            );
+        } else {
+            for (name, mut df) in frames {
+                let (rel, abs) = wh.new_file("data", table.name(), version, &name);
+                write_parquet(&abs, &mut df)?;
+                add_file(&mut next, table.name(), rel, df.height());
+            }
+        }
+    }
+
+    report.changed = changed;
+    if !changed {
+        report.version = wh.manifest.version;
+        return Ok(report);
+    }
+    if std::env::var(FAULT_ENV).as_deref() == Ok("before-manifest-swap") {
+        return Err(Error::warehouse(
+            &dir,
+            "load interrupted before the manifest swap (fault injected by test)",
+        ));
+    }
+    next.format = 1;
+    next.version = version;
+    next.updated_at = warehouse::now_rfc3339();
+    next.loads.push(LoadEntry {
+        version,
+        at: next.updated_at.clone(),
+        files: report
+            .files
+            .iter()
+            .filter(|f| !f.skipped)
+            .cloned()
+            .collect(),
+    });
+    wh.commit(next)?;
+    report.version = version;
+    Ok(report)
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn pseudonymizer(config: &Config) -> Result<Option<Pseudonymizer>> {
+    if config.privacy.pseudonymize.is_empty() {
+        return Ok(None);
+    }
+    let key = std::env::var(&config.privacy.key_env).map_err(|_| {
+        Error::config(
+            &config.path,
+            format!(
+                "privacy.pseudonymize is set but the key variable {} is not: export it (never store the key in a file)",
+                config.privacy.key_env
+            ),
+        )
+    })?;
+    if key.len() < 16 {
+        return Err(Error::config(
+            &config.path,
+            format!(
+                "{} must hold at least 16 characters",
+                config.privacy.key_env
+            ),
+        ));
+    }
+    Ok(Some(Pseudonymizer::new(
+        &key,
+        config.privacy.pseudonymize.clone(),
+    )))
+}
+
+fn add_file(m: &mut Manifest, table: &str, rel: String, rows: usize) {
+    let e = m.tables.entry(table.into()).or_default();
+    e.files.push(rel);
+    e.rows += rows as u64;
+}
+
+/// `new` rows replace `old` rows of the same customer_id.
+fn upsert(old: DataFrame, new: DataFrame) -> Result<DataFrame> {
+    let new_ids: std::collections::HashSet<&str> =
+        new.column("customer_id")?.str()?.iter().flatten().collect();
+    let keep: Vec<bool> = old
+        .column("customer_id")?
+        .str()?
+        .iter()
+        .map(|id| !id.is_some_and(|i| new_ids.contains(i)))
+        .collect();
+    let mut kept = old.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+    kept.vstack_mut(&new)?;
+    Ok(kept)
+}
+
+/// id -> record hash of every row of a table, from its warehouse files.
+fn read_known(wh: &Warehouse, table: &str, id_column: &str) -> Result<KnownIds> {
+    let mut known = KnownIds::new();
+    for path in wh.table_files(table) {
+        let file = File::open(&path).map_err(|e| Error::warehouse(&path, e))?;
+        let columns = if id_column == "record_hash" {
+            vec!["record_hash".into()]
+        } else {
+            vec![id_column.into(), "record_hash".into()]
+        };
+        let df = ParquetReader::new(file)
+            .with_columns(Some(columns))
+            .finish()
+            .map_err(|e| Error::warehouse(&path, e))?;
+        let hashes = df.column("record_hash")?.i64()?;
+        if id_column == "record_hash" {
+            for h in hashes.iter().flatten() {
+                known.insert(h.to_string(), 0);
+            }
+        } else {
+            for (id, h) in df.column(id_column)?.str()?.iter().zip(hashes.iter()) {
+                if let (Some(id), Some(h)) = (id, h) {
+                    known.insert(id.to_string(), h);
+                }
+            }
+        }
+    }
+    Ok(known)
+}
+
+fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| Error::warehouse(path, e))
+}
+
+fn write_parquet(path: &PathBuf, df: &mut DataFrame) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(df)
+        .map_err(|e| Error::warehouse(path, e))?;
+    Ok(())
+}

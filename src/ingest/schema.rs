@@ -1,0 +1,438 @@
+//! The canonical tables of DATA-CONTRACT.md: their columns, types and rules, and the parsing of
+//! one export value into a canonical value (with the reason when it cannot be parsed).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::config::Table;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Date,
+    Timestamp,
+    Decimal,
+    Int,
+    Bool,
+    Enum(&'static [&'static str]),
+    Score(i64, i64),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    /// Personal data (DATA-CONTRACT.md "Privacy").
+    pub personal: bool,
+}
+
+const fn col(name: &'static str, kind: Kind) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind,
+        required: false,
+        personal: false,
+    }
+}
+const fn req(name: &'static str, kind: Kind) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind,
+        required: true,
+        personal: false,
+    }
+}
+const fn personal(name: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind: Kind::Str,
+        required: false,
+        personal: true,
+    }
+}
+
+pub const CHANNELS: &[&str] = &[
+    "email",
+    "phone",
+    "chat",
+    "social",
+    "meeting",
+    "sms",
+    "web",
+    "in_person",
+    "other",
+];
+pub const INTERACTION_KINDS: &[&str] = &[
+    "campaign_sent",
+    "campaign_open",
+    "campaign_click",
+    "ticket",
+    "survey",
+    "note",
+    "call",
+    "meeting",
+    "other",
+];
+
+pub const CUSTOMERS: &[ColumnSpec] = &[
+    req("customer_id", Kind::Str),
+    col("signup_date", Kind::Date),
+    col("country", Kind::Str),
+    col("region", Kind::Str),
+    col("city", Kind::Str),
+    col("birth_date", Kind::Date),
+    col("age", Kind::Int),
+    col("gender", Kind::Str),
+    col("income_band", Kind::Str),
+    col("acquisition_channel", Kind::Str),
+    col("loyalty_member", Kind::Bool),
+    col("loyalty_tier", Kind::Str),
+    personal("email"),
+    personal("phone"),
+    personal("name"),
+];
+
+/// `transaction_id` is not required: where an export has none it is derived (see `ingest::load`).
+pub const TRANSACTIONS: &[ColumnSpec] = &[
+    col("transaction_id", Kind::Str),
+    req("customer_id", Kind::Str),
+    req("ts", Kind::Timestamp),
+    req("amount", Kind::Decimal),
+    col("currency", Kind::Str),
+    col("order_id", Kind::Str),
+    col("quantity", Kind::Int),
+    col("product_id", Kind::Str),
+    col("product_category", Kind::Str),
+    col("channel", Kind::Str),
+    col("store_id", Kind::Str),
+];
+
+pub const INTERACTIONS: &[ColumnSpec] = &[
+    req("interaction_id", Kind::Str),
+    req("customer_id", Kind::Str),
+    req("ts", Kind::Timestamp),
+    req("channel", Kind::Enum(CHANNELS)),
+    req("kind", Kind::Enum(INTERACTION_KINDS)),
+    col("campaign_id", Kind::Str),
+    col("ticket_id", Kind::Str),
+    col("resolved_ts", Kind::Timestamp),
+    col("csat", Kind::Score(1, 5)),
+    col("nps", Kind::Score(0, 10)),
+    col("outcome", Kind::Str),
+];
+
+pub fn columns(table: Table) -> &'static [ColumnSpec] {
+    match table {
+        Table::Customers => CUSTOMERS,
+        Table::Transactions => TRANSACTIONS,
+        Table::Interactions => INTERACTIONS,
+    }
+}
+
+/// The column that identifies a row of the table.
+pub fn id_column(table: Table) -> &'static str {
+    match table {
+        Table::Customers => "customer_id",
+        Table::Transactions => "transaction_id",
+        Table::Interactions => "interaction_id",
+    }
+}
+
+pub fn is_canonical(table: Table, name: &str) -> bool {
+    columns(table).iter().any(|c| c.name == name)
+}
+
+pub fn canonical_names(table: Table) -> Vec<&'static str> {
+    columns(table).iter().map(|c| c.name).collect()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Str(String),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since the epoch, UTC.
+    Timestamp(i64),
+    F64(f64),
+    I64(i64),
+    Bool(bool),
+}
+
+impl Value {
+    /// A stable text form, used for record hashes and derived ids.
+    pub fn canonical_text(&self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Value::Null => {}
+            Value::Str(s) => out.push_str(s),
+            Value::Date(d) => write!(out, "d{d}").unwrap(),
+            Value::Timestamp(t) => write!(out, "t{t}").unwrap(),
+            Value::F64(f) => write!(out, "{f:?}").unwrap(),
+            Value::I64(i) => write!(out, "{i}").unwrap(),
+            Value::Bool(b) => write!(out, "{b}").unwrap(),
+        }
+    }
+}
+
+/// How the source writes dates and times.
+#[derive(Debug, Clone)]
+pub struct TimeFormats {
+    pub timestamp_format: Option<String>,
+    pub date_format: Option<String>,
+    pub timezone: Tz,
+}
+
+impl Default for TimeFormats {
+    fn default() -> Self {
+        TimeFormats {
+            timestamp_format: None,
+            date_format: None,
+            timezone: chrono_tz::UTC,
+        }
+    }
+}
+
+const EPOCH_DAYS_CE: i32 = 719_163;
+
+fn date_to_days(d: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.num_days_from_ce() - EPOCH_DAYS_CE
+}
+
+/// Parse one export value. `None` input or blank text is Null; the error is the reason a
+/// rejects row carries.
+pub fn parse_value(
+    spec: &ColumnSpec,
+    raw: Option<&str>,
+    formats: &TimeFormats,
+) -> Result<Value, String> {
+    let text = match raw.map(str::trim) {
+        None | Some("") => {
+            return if spec.required {
+                Err(format!("missing required field {}", spec.name))
+            } else {
+                Ok(Value::Null)
+            };
+        }
+        Some(t) => t,
+    };
+    let bad = |what: &str| format!("unparsable {what} in {}: {:?}", spec.name, clip(text));
+    match spec.kind {
+        Kind::Str => Ok(Value::Str(text.to_string())),
+        Kind::Decimal => match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::F64(f)),
+            _ => Err(bad("number")),
+        },
+        Kind::Int => parse_int(text)
+            .map(Value::I64)
+            .ok_or_else(|| bad("integer")),
+        Kind::Score(lo, hi) => {
+            let v = parse_int(text).ok_or_else(|| bad("score"))?;
+            if (lo..=hi).contains(&v) {
+                Ok(Value::I64(v))
+            } else {
+                Err(format!("{} out of range {lo}..{hi}: {v}", spec.name))
+            }
+        }
+        Kind::Bool => match text.to_ascii_lowercase().as_str() {
+            "true" | "t" | "yes" | "y" | "1" => Ok(Value::Bool(true)),
+            "false" | "f" | "no" | "n" | "0" => Ok(Value::Bool(false)),
+            _ => Err(bad("boolean")),
+        },
+        Kind::Enum(allowed) => {
+            let v = text.to_ascii_lowercase().replace(['-', ' '], "_");
+            if allowed.contains(&v.as_str()) {
+                Ok(Value::Str(v))
+            } else {
+                Err(format!(
+                    "invalid value in {}: {:?} (expected one of {})",
+                    spec.name,
+                    clip(text),
+                    allowed.join(", ")
+                ))
+            }
+        }
+        Kind::Date => parse_date(text, formats)
+            .map(Value::Date)
+            .ok_or_else(|| bad("date")),
+        Kind::Timestamp => parse_timestamp(text, formats)
+            .map(Value::Timestamp)
+            .ok_or_else(|| bad("date")),
+    }
+}
+
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(60) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    if let Ok(i) = text.parse::<i64>() {
+        return Some(i);
+    }
+    // "3.0" from spreadsheets: accept a whole number written as a decimal.
+    let f = text.parse::<f64>().ok()?;
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+}
+
+const NAIVE_TS_FORMATS: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+];
+
+pub fn parse_date(text: &str, formats: &TimeFormats) -> Option<i32> {
+    if let Some(fmt) = &formats.date_format {
+        if let Ok(d) = NaiveDate::parse_from_str(text, fmt) {
+            return Some(date_to_days(d));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Some(date_to_days(d));
+    }
+    // A timestamp where a date is expected: its calendar date in the source's zone.
+    let micros = parse_timestamp(text, formats)?;
+    let utc = DateTime::<Utc>::from_timestamp_micros(micros)?;
+    Some(date_to_days(
+        utc.with_timezone(&formats.timezone).date_naive(),
+    ))
+}
+
+pub fn parse_timestamp(text: &str, formats: &TimeFormats) -> Option<i64> {
+    let local = |naive: NaiveDateTime| -> Option<i64> {
+        // A wall-clock time skipped by a DST change has no instant; an ambiguous one takes the
+        // earlier instant, as most systems that wrote it did.
+        formats
+            .timezone
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|dt| dt.timestamp_micros())
+    };
+    if let Some(fmt) = &formats.timestamp_format {
+        if let Ok(dt) = DateTime::parse_from_str(text, fmt) {
+            return Some(dt.timestamp_micros());
+        }
+        if let Ok(n) = NaiveDateTime::parse_from_str(text, fmt) {
+            return local(n);
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(text, fmt) {
+            return local(d.and_hms_opt(0, 0, 0)?);
+        }
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Some(dt.timestamp_micros());
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ] {
+        if let Ok(dt) = DateTime::parse_from_str(text, fmt) {
+            return Some(dt.timestamp_micros());
+        }
+    }
+    let body = text.strip_suffix('Z').or_else(|| text.strip_suffix(" UTC"));
+    if let Some(body) = body {
+        for fmt in NAIVE_TS_FORMATS {
+            if let Ok(n) = NaiveDateTime::parse_from_str(body, fmt) {
+                return Some(n.and_utc().timestamp_micros());
+            }
+        }
+    }
+    for fmt in NAIVE_TS_FORMATS {
+        if let Ok(n) = NaiveDateTime::parse_from_str(text, fmt) {
+            return local(n);
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return local(d.and_hms_opt(0, 0, 0)?);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str, f: &TimeFormats) -> Option<String> {
+        parse_timestamp(s, f).map(|m| {
+            DateTime::<Utc>::from_timestamp_micros(m)
+                .unwrap()
+                .to_rfc3339()
+        })
+    }
+
+    #[test]
+    fn timestamps_iso_zoned_naive_and_bare_dates_are_stored_utc() {
+        let utc = TimeFormats::default();
+        assert_eq!(
+            ts("2024-03-01T10:00:00+02:00", &utc).unwrap(),
+            "2024-03-01T08:00:00+00:00"
+        );
+        assert_eq!(
+            ts("2024-03-01 10:00:00", &utc).unwrap(),
+            "2024-03-01T10:00:00+00:00"
+        );
+        assert_eq!(ts("2024-03-01", &utc).unwrap(), "2024-03-01T00:00:00+00:00");
+        assert_eq!(
+            ts("2024-03-01T10:00:00Z", &utc).unwrap(),
+            "2024-03-01T10:00:00+00:00"
+        );
+        let paris = TimeFormats {
+            timezone: chrono_tz::Europe::Paris,
+            ..Default::default()
+        };
+        assert_eq!(
+            ts("2024-03-01 00:30:00", &paris).unwrap(),
+            "2024-02-29T23:30:00+00:00"
+        );
+        assert!(ts("2024-13-01", &utc).is_none());
+        assert!(ts("yesterday", &utc).is_none());
+    }
+
+    #[test]
+    fn configured_formats_win() {
+        let f = TimeFormats {
+            timestamp_format: Some("%Y%m%d".into()),
+            date_format: Some("%d/%m/%Y".into()),
+            ..Default::default()
+        };
+        assert_eq!(ts("19970101", &f).unwrap(), "1997-01-01T00:00:00+00:00");
+        assert_eq!(parse_date("02/01/1970", &f), Some(1));
+    }
+
+    #[test]
+    fn reasons_name_the_column_and_value() {
+        let f = TimeFormats::default();
+        let amount = TRANSACTIONS.iter().find(|c| c.name == "amount").unwrap();
+        assert_eq!(parse_value(amount, Some("12.5"), &f), Ok(Value::F64(12.5)));
+        assert_eq!(
+            parse_value(amount, Some("abc"), &f).unwrap_err(),
+            "unparsable number in amount: \"abc\""
+        );
+        assert_eq!(
+            parse_value(amount, Some(" "), &f).unwrap_err(),
+            "missing required field amount"
+        );
+        let csat = INTERACTIONS.iter().find(|c| c.name == "csat").unwrap();
+        assert_eq!(
+            parse_value(csat, Some("7"), &f).unwrap_err(),
+            "csat out of range 1..5: 7"
+        );
+        let channel = INTERACTIONS.iter().find(|c| c.name == "channel").unwrap();
+        assert_eq!(
+            parse_value(channel, Some("In-Person"), &f),
+            Ok(Value::Str("in_person".into()))
+        );
+        assert!(
+            parse_value(channel, Some("fax"), &f)
+                .unwrap_err()
+                .starts_with("invalid value in channel")
+        );
+    }
+}

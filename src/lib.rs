@@ -1,0 +1,27 @@
+//! crm: an analytical CRM engine. The modules follow the pipeline: `ingest` (exports ->
+//! validated rows) -> `warehouse` (Parquet + manifest) -> `engine` (DataFusion over the
+//! warehouse and the SQL in `queries/`) -> commands that write tables and reports.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod ingest;
+pub mod output;
+pub mod sample;
+pub mod warehouse;
+
+pub use error::{Error, Result};
+
+/// Runs one parsed command line.
+pub fn run(cli: cli::Cli) -> Result<()> {
+    use cli::Command;
+    match cli.command {
+        Command::Sample(a) => cmd::sample::run(a),
+        Command::Ingest(a) => cmd::ingest::run(a),
+        Command::Query(a) => cmd::query::run(a),
+        Command::Rfm(a) => cmd::rfm::run(a),
+        Command::Run(a) => cmd::run::run(a),
+    }
+}

@@ -1,0 +1,244 @@
+//! The Parquet warehouse: a folder of Parquet files and one `manifest.json` that says which files
+//! make up each table. A load writes new files beside the old ones and then swaps the manifest in
+//! one rename, so a crash at any point leaves the previous warehouse readable and whole
+//! (DATA-CONTRACT.md "Bad input"). Files no manifest names are leftovers of an interrupted load
+//! and are removed by the next one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const MANIFEST: &str = "manifest.json";
+const MANIFEST_TMP: &str = "manifest.json.tmp";
+const LOCK: &str = ".lock";
+/// Folders whose files belong to the manifest.
+const DATA_DIRS: [&str; 2] = ["data", "rejects"];
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: u32,
+    /// Increases by one with every load that changed something.
+    pub version: u64,
+    pub updated_at: String,
+    /// Table name -> the files (relative to the warehouse folder) that hold its rows.
+    pub tables: BTreeMap<String, TableEntry>,
+    /// Source name -> fingerprint of the export last loaded from it.
+    pub sources: BTreeMap<String, SourceFingerprint>,
+    /// Every load that changed the warehouse, oldest first.
+    pub loads: Vec<LoadEntry>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TableEntry {
+    pub files: Vec<String>,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SourceFingerprint {
+    pub path: String,
+    pub size: u64,
+    pub blake3: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LoadEntry {
+    pub version: u64,
+    pub at: String,
+    pub files: Vec<FileStats>,
+}
+
+/// Per-file counts of one load. `read = loaded + rejected + duplicates` always holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FileStats {
+    pub source: String,
+    pub table: String,
+    pub path: String,
+    pub read: u64,
+    pub loaded: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    /// Loaded, with a caveat recorded in the rejects table (e.g. non-UTF-8 bytes).
+    pub flagged: u64,
+    /// Rejects by reason (the reason's kind, without the value).
+    pub reasons: BTreeMap<String, u64>,
+    /// True when the export was unchanged since the last load and not read again.
+    #[serde(default)]
+    pub skipped: bool,
+}
+
+#[derive(Debug)]
+pub struct Warehouse {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// Held while a load runs: a second `crm run` from cron waits for nothing and fails clearly.
+pub struct LoadLock {
+    _file: File,
+}
+
+impl Warehouse {
+    /// Opens the warehouse at `dir`; an absent folder or manifest is an empty warehouse.
+    pub fn open(dir: &Path) -> Result<Warehouse> {
+        let path = dir.join(MANIFEST);
+        let manifest = match fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| Error::warehouse(&path, format!("unreadable manifest: {e}")))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest {
+                format: 1,
+                ..Default::default()
+            },
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        Ok(Warehouse {
+            dir: dir.to_path_buf(),
+            manifest,
+        })
+    }
+
+    /// Opens a warehouse that must exist (for commands that read it).
+    pub fn open_existing(dir: &Path) -> Result<Warehouse> {
+        if !dir.join(MANIFEST).exists() {
+            return Err(Error::warehouse(
+                dir,
+                "no warehouse here (no manifest.json): run `crm ingest --config FILE` first, or pass --warehouse DIR",
+            ));
+        }
+        Warehouse::open(dir)
+    }
+
+    pub fn lock(&self) -> Result<LoadLock> {
+        fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let path = self.dir.join(LOCK);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(LoadLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(Error::warehouse(
+                &self.dir,
+                "another load is running on this warehouse (it holds .lock)",
+            )),
+            Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        }
+    }
+
+    pub fn table_files(&self, table: &str) -> Vec<PathBuf> {
+        self.manifest
+            .tables
+            .get(table)
+            .map(|t| t.files.iter().map(|f| self.dir.join(f)).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn table_rows(&self, table: &str) -> u64 {
+        self.manifest.tables.get(table).map(|t| t.rows).unwrap_or(0)
+    }
+
+    /// A path for a new data file; never one the manifest names.
+    pub fn new_file(
+        &self,
+        folder: &str,
+        table: &str,
+        version: u64,
+        tag: &str,
+    ) -> (String, PathBuf) {
+        let tag: String = tag
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let rel = format!("{folder}/{table}/v{version:06}-{tag}.parquet");
+        let abs = self.dir.join(&rel);
+        (rel, abs)
+    }
+
+    /// Writes `next` to a temporary file and renames it over the manifest: the one atomic step
+    /// of a load. Then removes the files no manifest names any more.
+    pub fn commit(&mut self, next: Manifest) -> Result<()> {
+        let tmp = self.dir.join(MANIFEST_TMP);
+        let text = serde_json::to_string_pretty(&next).expect("manifest serialises");
+        {
+            let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            f.write_all(text.as_bytes())
+                .map_err(|e| Error::io(&tmp, e))?;
+            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        }
+        let path = self.dir.join(MANIFEST);
+        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        self.manifest = next;
+        self.remove_unreferenced()?;
+        Ok(())
+    }
+
+    /// Removes data files the manifest does not name and a half-written manifest: what an
+    /// interrupted load leaves behind. Call with the lock held.
+    pub fn remove_unreferenced(&self) -> Result<usize> {
+        let keep: BTreeSet<PathBuf> = self
+            .manifest
+            .tables
+            .values()
+            .flat_map(|t| t.files.iter().map(|f| self.dir.join(f)))
+            .collect();
+        let mut removed = 0;
+        let tmp = self.dir.join(MANIFEST_TMP);
+        if tmp.exists() {
+            fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            removed += 1;
+        }
+        for folder in DATA_DIRS {
+            let root = self.dir.join(folder);
+            if !root.exists() {
+                continue;
+            }
+            for table_dir in fs::read_dir(&root).map_err(|e| Error::io(&root, e))? {
+                let table_dir = table_dir.map_err(|e| Error::io(&root, e))?.path();
+                if !table_dir.is_dir() {
+                    continue;
+                }
+                for f in fs::read_dir(&table_dir).map_err(|e| Error::io(&table_dir, e))? {
+                    let f = f.map_err(|e| Error::io(&table_dir, e))?.path();
+                    if f.extension().is_some_and(|e| e == "parquet") && !keep.contains(&f) {
+                        fs::remove_file(&f).map_err(|e| Error::io(&f, e))?;
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Size and content hash of an export, to tell whether it changed since the last load.
+pub fn fingerprint(path: &Path) -> Result<SourceFingerprint> {
+    let mut hasher = blake3::Hasher::new();
+    let f = File::open(path).map_err(|e| Error::source(path, format!("cannot open: {e}")))?;
+    let size = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    hasher.update_reader(f).map_err(|e| Error::io(path, e))?;
+    Ok(SourceFingerprint {
+        path: path.display().to_string(),
+        size,
+        blake3: hasher.finalize().to_hex().to_string(),
+    })
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
