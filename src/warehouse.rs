@@ -229,7 +229,10 @@ impl Warehouse {
 /// Size and content hash of an export, to tell whether it changed since the last load.
 pub fn fingerprint(path: &Path) -> Result<SourceFingerprint> {
     let mut hasher = blake3::Hasher::new();
-    let f = File::open(path).map_err(|e| Error::source(path, format!("cannot open: {e}")))?;
+    let f = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::source(path, "file not found"),
+        _ => Error::source(path, format!("cannot open: {e}")),
+    })?;
     let size = f.metadata().map_err(|e| Error::io(path, e))?.len();
     hasher.update_reader(f).map_err(|e| Error::io(path, e))?;
     Ok(SourceFingerprint {

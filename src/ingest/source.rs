@@ -293,8 +293,40 @@ fn read_parquet(path: &Path, sink: &mut dyn Sink) -> Result<()> {
     sink.header(&names)?;
     let mut columns = Vec::with_capacity(names.len());
     for c in df.columns() {
-        let s = c.as_materialized_series().cast(&DataType::String)?;
-        columns.push(s.str()?.clone());
+        let s = c.as_materialized_series();
+        let text = match s.dtype() {
+            // Timestamps as ISO 8601 text: with a zone they are instants (written as UTC), without
+            // one they are wall-clock times that the source's `timezone` places.
+            DataType::Datetime(unit, tz) => {
+                let per_micro = match unit {
+                    TimeUnit::Nanoseconds => -1000,
+                    TimeUnit::Microseconds => 1,
+                    TimeUnit::Milliseconds => 1000,
+                };
+                let fmt = if tz.is_some() {
+                    "%Y-%m-%dT%H:%M:%S%.fZ"
+                } else {
+                    "%Y-%m-%dT%H:%M:%S%.f"
+                };
+                let ints = s.cast(&DataType::Int64)?;
+                let strings: Vec<Option<String>> = ints
+                    .i64()?
+                    .iter()
+                    .map(|v| {
+                        let micros = if per_micro < 0 {
+                            v? / 1000
+                        } else {
+                            v? * per_micro
+                        };
+                        chrono::DateTime::from_timestamp_micros(micros)
+                            .map(|d| d.naive_utc().format(fmt).to_string())
+                    })
+                    .collect();
+                Series::new(s.name().clone(), strings)
+            }
+            _ => s.cast(&DataType::String)?,
+        };
+        columns.push(text.str()?.clone());
     }
     for row in 0..df.height() {
         let values: Vec<Option<String>> = columns

@@ -228,7 +228,7 @@ fn simulate(world: &World, c: &Customer, rng: &mut ChaCha8Rng) -> History {
         }
         purchases.push(world.shop_hours(t, rng));
         if rng.random::<f64>() < c.dropout && alive_until == end {
-            alive_until = t + Duration::days(rng.random_range(1..30));
+            alive_until = (t + Duration::days(rng.random_range(1..30))).min(end);
         }
     }
     // Campaigns: sent to a share of the customers who had signed up; a click lifts the chance of

@@ -1,0 +1,138 @@
+//! The command line as a user meets it: help, read-only queries, clear errors.
+
+use crate::common::*;
+
+fn small_warehouse(sb: &Sandbox) {
+    sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[sources.transactions]\npath = \"t.csv\"\n",
+    );
+    sb.write(
+        "t.csv",
+        "transaction_id,customer_id,ts,amount\nt1,c1,2024-01-01,10\nt2,c2,2024-01-02,20\n",
+    );
+    sb.ok(&["ingest"]);
+}
+
+#[test]
+fn help_lists_every_command() {
+    let sb = Sandbox::new();
+    let out = sb.ok(&["--help"]);
+    for cmd in ["sample", "ingest", "query", "rfm", "run"] {
+        assert!(out.contains(cmd), "{cmd} missing from\n{out}");
+    }
+}
+
+#[test]
+fn user_sql_is_read_only() {
+    let sb = Sandbox::new();
+    small_warehouse(&sb);
+    for sql in [
+        "create table x as select 1",
+        "drop view rfm",
+        "insert into transactions select * from transactions",
+        "set datafusion.execution.batch_size = 1",
+    ] {
+        let err = sb.fails(&["query", "--sql", sql]);
+        assert!(
+            err.contains("not supported")
+                || err.contains("not allowed")
+                || err.contains("DDL")
+                || err.contains("DML")
+                || err.contains("Statement"),
+            "{sql}: {err}"
+        );
+    }
+    assert_eq!(
+        sb.ok(&[
+            "query",
+            "--sql",
+            "select count(*) as n from transactions",
+            "--format",
+            "csv"
+        ]),
+        "n\n2\n"
+    );
+}
+
+#[test]
+fn query_runs_views_files_and_sql_in_every_format() {
+    let sb = Sandbox::new();
+    small_warehouse(&sb);
+    let list = sb.ok(&["query", "--list"]);
+    assert!(
+        list.contains("rfm")
+            && list.contains("stg_transactions")
+            && list.contains("one row per customer"),
+        "{list}"
+    );
+    sb.write(
+        "q.sql",
+        "select customer_id, amount from stg_transactions order by customer_id",
+    );
+    assert_eq!(
+        sb.ok(&["query", "q.sql", "--format", "csv"]),
+        "customer_id,amount\nc1,10.0\nc2,20.0\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["query", "q.sql", "--format", "json"])).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{"customer_id": "c1", "amount": 10.0}, {"customer_id": "c2", "amount": 20.0}])
+    );
+    let table = sb.ok(&["query", "rfm"]);
+    assert!(
+        table.contains("| customer_id |") && table.contains("2 rows"),
+        "{table}"
+    );
+    // as_of reaches the SQL through params: only events strictly before it count.
+    let out = sb.ok(&[
+        "query",
+        "--sql",
+        "select count(*) as n, max(as_of_date) as d from stg_transactions, params",
+        "--as-of",
+        "2024-01-02",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out, "n,d\n1,2024-01-02\n");
+    sb.ok(&[
+        "query",
+        "q.sql",
+        "--format",
+        "parquet",
+        "--out",
+        "out/q.parquet",
+    ]);
+    assert!(sb.path("out/q.parquet").metadata().unwrap().len() > 0);
+    let err = sb.fails(&["query", "q.sql", "--format", "parquet"]);
+    assert!(err.contains("--out"), "{err}");
+    let err = sb.fails(&["query", "no_such_view"]);
+    assert!(
+        err.contains("no_such_view") && err.contains("--list"),
+        "{err}"
+    );
+    // Empty results still carry the header.
+    assert_eq!(
+        sb.ok(&[
+            "query",
+            "--sql",
+            "select customer_id from rfm where 1 = 0",
+            "--format",
+            "csv"
+        ]),
+        "customer_id\n"
+    );
+}
+
+#[test]
+fn reading_without_a_warehouse_says_how_to_make_one() {
+    let sb = Sandbox::new();
+    let err = sb.fails(&["rfm"]);
+    assert!(err.contains("--config"), "{err}");
+    let err = sb.fails(&["rfm", "--warehouse", "nowhere"]);
+    assert!(
+        err.contains("nowhere") && err.contains("crm ingest"),
+        "{err}"
+    );
+}

@@ -1,0 +1,10 @@
+//! The integration tests: every test runs the real `crm` binary in its own temporary folder,
+//! as a user runs it. One test crate with modules keeps link time down.
+
+mod cdnow;
+mod cli;
+mod common;
+mod ingest;
+mod rfm;
+mod run;
+mod sample;

@@ -1,0 +1,81 @@
+//! `crm run`, the nightly batch, on the shipped sample.
+
+use crate::common::*;
+
+#[test]
+fn run_on_the_sample_writes_a_dated_folder_with_tables_and_summary() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    let cfg = cfg.to_str().unwrap();
+    let out = sb.ok(&["run", "--config", cfg, "--out", "reports"]);
+    assert!(out.contains("report written to"), "{out}");
+    let dirs: Vec<_> = std::fs::read_dir(sb.path("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let day = dirs[0].to_string_lossy().into_owned();
+    // The sample covers 2023-01-01 up to 2025-01-01: as_of is the day after the last purchase.
+    assert_eq!(day, "2025-01-01");
+    let dir = sb.path("reports").join(&day);
+    for f in [
+        "rfm.csv",
+        "rfm.parquet",
+        "rfm_segment_summary.csv",
+        "rfm_segment_summary.parquet",
+        "rejects.csv",
+        "summary.json",
+        "targets/champions.csv",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["as_of"], day);
+    let rfm_rows = summary["tables"]["rfm"].as_u64().unwrap();
+    let seg_total: u64 = summary["rfm_segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rfm_rows, seg_total);
+    let csv_rows = std::fs::read_to_string(dir.join("rfm.csv"))
+        .unwrap()
+        .lines()
+        .count() as u64
+        - 1;
+    assert_eq!(csv_rows, rfm_rows);
+    assert!(
+        summary["ingest"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["read"].as_u64().unwrap() > 0)
+    );
+
+    // Run again (as cron does): nothing new to load, the same report, replaced whole.
+    let first = std::fs::read_to_string(dir.join("rfm.csv")).unwrap();
+    let out = sb.ok(&["run", "--config", cfg, "--out", "reports", "--as-of", &day]);
+    assert!(out.contains("unchanged, skipped"), "{out}");
+    assert_eq!(std::fs::read_to_string(dir.join("rfm.csv")).unwrap(), first);
+    assert_eq!(
+        std::fs::read_dir(sb.path("reports")).unwrap().count(),
+        1,
+        "no partial folders left"
+    );
+}
+
+#[test]
+fn run_fails_with_a_clear_message_and_non_zero_exit() {
+    let sb = Sandbox::new();
+    sb.write(
+        "crm.toml",
+        "[sources.transactions]\npath = \"orders.csv\"\n",
+    );
+    let err = sb.fails(&["run"]);
+    assert!(
+        err.starts_with("crm: error:") && err.contains("orders.csv"),
+        "{err}"
+    );
+}

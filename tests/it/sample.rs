@@ -1,0 +1,132 @@
+//! `crm sample`: deterministic, realistic exports.
+
+use crate::common::*;
+
+fn read_all(p: &std::path::Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+#[test]
+fn the_same_seed_writes_the_same_files_and_another_seed_does_not() {
+    let sb = Sandbox::new();
+    sb.ok(&["sample", "--customers", "150", "--seed", "7", "--out", "a"]);
+    sb.ok(&["sample", "--customers", "150", "--seed", "7", "--out", "b"]);
+    sb.ok(&["sample", "--customers", "150", "--seed", "8", "--out", "c"]);
+    for f in ["customers.csv", "orders.csv.gz", "interactions.jsonl.gz"] {
+        assert_eq!(
+            read_all(&sb.path("a").join(f)),
+            read_all(&sb.path("b").join(f)),
+            "{f}"
+        );
+        assert_ne!(
+            read_all(&sb.path("a").join(f)),
+            read_all(&sb.path("c").join(f)),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn the_shipped_sample_is_what_its_readme_says() {
+    let sb = Sandbox::new();
+    sb.ok(&[
+        "sample",
+        "--customers",
+        "2000",
+        "--seed",
+        "42",
+        "--out",
+        "fresh",
+    ]);
+    for f in ["customers.csv", "orders.csv.gz", "interactions.jsonl.gz"] {
+        assert_eq!(
+            read_all(&sb.path("fresh").join(f)),
+            read_all(&repo().join("sample-data").join(f)),
+            "{f}: regenerate with the command in sample-data/README.md"
+        );
+    }
+}
+
+#[test]
+fn generated_data_carries_the_structure_the_analyses_look_for() {
+    let sb = Sandbox::new();
+    sb.ok(&[
+        "sample",
+        "--customers",
+        "1500",
+        "--seed",
+        "3",
+        "--out",
+        "s",
+        "--bad-rows",
+        "0",
+    ]);
+    let cfg = std::fs::read_to_string(repo().join("sample-data/pipeline.toml")).unwrap();
+    let cfg = sb.write(
+        "s/pipeline.toml",
+        &cfg.replace("../target/sample-warehouse", "wh"),
+    );
+    let out = sb.ok(&["ingest", "--config", cfg.to_str().unwrap()]);
+    assert!(out.contains("rejected 0"), "{out}");
+    let one = |sql: &str| -> f64 { sb.csv(&cfg, sql, &[])[1][0].parse().unwrap() };
+    // Refunds: a few percent of transactions are negative.
+    let refunds = one("select avg(case when amount < 0 then 1.0 else 0.0 end) from transactions");
+    assert!((0.01..0.08).contains(&refunds), "refund share {refunds}");
+    // Repeat buyers: a real share buy more than once, and rates are heterogeneous.
+    let repeat = one("select avg(case when frequency > 1 then 1.0 else 0.0 end) from rfm");
+    assert!((0.3..0.9).contains(&repeat), "repeat share {repeat}");
+    let heavy = one("select avg(case when frequency >= 8 then 1.0 else 0.0 end) from rfm");
+    assert!(heavy > 0.03, "heavy buyers {heavy}");
+    // Yearly season: December sells more than February; weekly: Saturday more than Tuesday.
+    let dec_feb = one(
+        "select sum(case when date_part('month', local_at) = 12 then amount end) / sum(case when date_part('month', local_at) = 2 then amount end) from stg_transactions",
+    );
+    assert!(dec_feb > 1.3, "December/February {dec_feb}");
+    let sat_tue = one(
+        "select sum(case when extract(dow from local_at) = 6 then 1 end) * 1.0 / sum(case when extract(dow from local_at) = 2 then 1 end) from stg_transactions",
+    );
+    assert!(sat_tue > 1.15, "Saturday/Tuesday {sat_tue}");
+    // Trend: the second year sells more than the first.
+    let trend = one(
+        "select sum(case when date_part('year', local_at) = 2024 then amount end) / sum(case when date_part('year', local_at) = 2023 then amount end) from stg_transactions",
+    );
+    assert!(trend > 1.2, "year over year {trend}");
+    // Co-purchase affinity: Electronics buyers buy Accessories far more often than Garden.
+    let lift = one("with c as (select customer_id, \
+            max(case when product_category = 'Electronics' then 1 else 0 end) as el, \
+            max(case when product_category = 'Accessories' then 1 else 0 end) as ac, \
+            max(case when product_category = 'Garden' then 1 else 0 end) as gd \
+            from transactions group by customer_id) \
+         select (sum(el * ac) * 1.0 / sum(ac)) / (sum(el * gd) * 1.0 / sum(gd)) from c");
+    assert!(lift > 1.5, "affinity {lift}");
+    // Interactions of every kind, campaign funnels that narrow, tickets with resolution times.
+    let kinds = sb.csv(
+        &cfg,
+        "select kind, count(*) from interactions group by kind order by kind",
+        &[],
+    );
+    let count = |k: &str| {
+        kinds
+            .iter()
+            .find(|r| r[0] == k)
+            .map(|r| r[1].parse::<u64>().unwrap())
+            .unwrap_or(0)
+    };
+    assert!(
+        count("campaign_sent") > count("campaign_open")
+            && count("campaign_open") > count("campaign_click")
+            && count("campaign_click") > 0
+    );
+    assert!(count("ticket") > 0 && count("survey") > 0);
+    let resolved =
+        one("select count(*) from interactions where kind = 'ticket' and resolved_ts > ts");
+    assert!(resolved > 0.0);
+    let nps = one("select count(*) from interactions where nps is not null");
+    let csat = one("select count(*) from interactions where csat between 1 and 5");
+    assert!(nps > 0.0 && csat > 0.0);
+    // Demographic and geographic attributes are filled in.
+    let filled = one(
+        "select avg(case when country is not null and city is not null and birth_date is not null and income_band is not null and acquisition_channel is not null then 1.0 else 0.0 end) from customers",
+    );
+    assert!(filled > 0.99, "{filled}");
+}
