@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, NaiveDate, TimeZone};
+use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{
     Array, ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -218,7 +218,6 @@ fn params_batch(config: &Config, as_of: NaiveDate, tz: Tz) -> Result<RecordBatch
         Monetary::Gross => "gross",
         Monetary::MeanOrder => "mean_order",
     };
-    let _ = tz.from_utc_datetime(&chrono::Utc::now().naive_utc());
     let schema = Arc::new(Schema::new(vec![
         Field::new(
             "as_of",

@@ -88,12 +88,8 @@ pub struct Rejects {
 }
 
 impl Rejects {
-    pub fn len(&self) -> usize {
-        self.reason.len()
-    }
-
     pub fn into_frame(self, load_version: u64) -> PolarsResult<DataFrame> {
-        let n = self.len();
+        let n = self.reason.len();
         let cols = vec![
             Series::new("table".into(), self.table).into_column(),
             Series::new("source_file".into(), self.source_file).into_column(),
@@ -144,6 +140,7 @@ pub struct TableLoader<'a> {
     // Per header: canonical column i -> index in the record; export columns kept as attributes.
     positions: Vec<Option<usize>>,
     extras: Vec<(usize, String)>,
+    header: Vec<String>,
     header_len: usize,
     header_checked: bool,
     // Output.
@@ -180,6 +177,7 @@ impl<'a> TableLoader<'a> {
             known,
             positions: Vec::new(),
             extras: Vec::new(),
+            header: Vec::new(),
             header_len: 0,
             header_checked: false,
             bufs: specs.iter().map(|s| Buf::for_kind(s.kind)).collect(),
@@ -204,6 +202,36 @@ impl<'a> TableLoader<'a> {
             .unwrap_or(spec.name)
     }
 
+    /// The raw text kept for a rejected record. With pseudonymisation on, personal fields are
+    /// hashed in it too: the record is kept as a JSON object of its fields.
+    fn raw_text(&self, rec: &Record) -> String {
+        let Some(p) = self.pseudonymizer else {
+            return rec.raw.clone();
+        };
+        let personal: Vec<&str> = self
+            .specs
+            .iter()
+            .filter(|s| p.columns.iter().any(|c| c == s.name))
+            .map(|s| self.export_name(s))
+            .collect();
+        let mut map = serde_json::Map::new();
+        for (i, v) in rec.values.iter().enumerate() {
+            let name = self
+                .header
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("field_{}", i + 1));
+            let hide = personal.contains(&name.as_str()) || p.columns.contains(&name);
+            let v = match v {
+                Some(v) if hide => serde_json::Value::String(p.apply(v)),
+                Some(v) => serde_json::Value::String(v.clone()),
+                None => serde_json::Value::Null,
+            };
+            map.insert(name, v);
+        }
+        serde_json::Value::Object(map).to_string()
+    }
+
     fn reject(&mut self, rec: &Record, reason: String, kept: bool) {
         let kind = reason_kind(&reason);
         if !kept {
@@ -213,13 +241,14 @@ impl<'a> TableLoader<'a> {
         let mut h = blake3::Hasher::new();
         h.update(self.table.name().as_bytes());
         h.update(b"\x1f");
-        h.update(rec.raw.as_bytes());
+        let raw = self.raw_text(rec);
+        h.update(raw.as_bytes());
         h.update(b"\x1f");
         h.update(reason.as_bytes());
         self.rejects.table.push(self.table.name().into());
         self.rejects.source_file.push(self.source_file.clone());
         self.rejects.record_number.push(rec.number as i64);
-        self.rejects.raw_record.push(rec.raw.clone());
+        self.rejects.raw_record.push(raw);
         self.rejects.reason.push(reason);
         self.rejects.kept.push(kept);
         self.rejects
@@ -271,6 +300,7 @@ impl Sink for TableLoader<'_> {
             .map(|(i, n)| (i, n.clone()))
             .collect();
         self.header_len = names.len();
+        self.header = names.to_vec();
         Ok(())
     }
 

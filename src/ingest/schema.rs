@@ -287,10 +287,10 @@ const NAIVE_TS_FORMATS: &[&str] = &[
 ];
 
 pub fn parse_date(text: &str, formats: &TimeFormats) -> Option<i32> {
-    if let Some(fmt) = &formats.date_format {
-        if let Ok(d) = NaiveDate::parse_from_str(text, fmt) {
-            return Some(date_to_days(d));
-        }
+    if let Some(fmt) = &formats.date_format
+        && let Ok(d) = NaiveDate::parse_from_str(text, fmt)
+    {
+        return Some(date_to_days(d));
     }
     if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Some(date_to_days(d));

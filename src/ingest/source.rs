@@ -75,12 +75,12 @@ pub fn read(path: &Path, cfg: &SourceConfig, sink: &mut dyn Sink) -> Result<()> 
     if !path.exists() {
         return Err(Error::source(path, "file not found"));
     }
-    let result = match cfg.format() {
+
+    match cfg.format() {
         Format::Csv => read_csv(path, cfg, sink),
         Format::Jsonl => read_jsonl(path, cfg, sink),
         Format::Parquet => read_parquet(path, sink),
-    };
-    result
+    }
 }
 
 fn decode(bytes: &[u8], flag: &mut Option<String>) -> String {

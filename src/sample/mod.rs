@@ -244,12 +244,12 @@ fn simulate(world: &World, c: &Customer, rng: &mut ChaCha8Rng) -> History {
         let clicked = opened
             .filter(|_| rng.random::<f64>() < 0.3)
             .map(|o| o + Duration::minutes(rng.random_range(1..30)));
-        if let Some(click) = clicked {
-            if rng.random::<f64>() < 0.25 {
-                let p = click + Duration::minutes(rng.random_range(5..(6 * 24 * 60)));
-                if p < end {
-                    purchases.push(p);
-                }
+        if let Some(click) = clicked
+            && rng.random::<f64>() < 0.25
+        {
+            let p = click + Duration::minutes(rng.random_range(5..(6 * 24 * 60)));
+            if p < end {
+                purchases.push(p);
             }
         }
         campaigns.push(CampaignContact {
@@ -478,7 +478,7 @@ fn write_interactions(
         let mut t = first + Duration::days(rng.random_range(20..120));
         while t <= last + Duration::days(30) {
             if rng.random::<f64>() < 0.25 {
-                let u: f64 = rng.random::<f64>() * c.engagement.max(0.2).min(1.0);
+                let u: f64 = rng.random::<f64>() * c.engagement.clamp(0.2, 1.0);
                 let nps = if u > 0.35 {
                     rng.random_range(9..=10)
                 } else if u > 0.15 {

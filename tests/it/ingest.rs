@@ -412,3 +412,44 @@ fn json_lines_and_parquet_exports_load_like_csv() {
     let rows = sb.csv(&cfg, "select reason from rejects", &[]);
     assert_eq!(rows[1], ["not a JSON object"]);
 }
+
+#[test]
+fn personal_fields_are_pseudonymised_with_a_key_from_the_environment() {
+    let sb = Sandbox::new();
+    let cfg = sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[privacy]\npseudonymize = [\"email\", \"name\", \"Mobile\"]\n\
+         [sources.customers]\npath = \"c.csv\"\n",
+    );
+    sb.write(
+        "c.csv",
+        "customer_id,email,name,Mobile\nc1,Ann@Example.com,Ann Lee,+44 1\nc2,ann@example.com ,Bo,\nc3,carl@example.com,Carl,+1 2,extra\n",
+    );
+    let err = sb.fails(&["ingest"]);
+    assert!(err.contains("CRM_PSEUDONYM_KEY"), "{err}");
+
+    let out = sb
+        .cmd(&["ingest"])
+        .env("CRM_PSEUDONYM_KEY", "a-test-key-of-some-length")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&["ingest"], &out));
+    let rows = sb.csv(
+        &cfg,
+        "select customer_id, email, name, attributes from customers order by customer_id",
+        &[],
+    );
+    let (a, b) = (&rows[1], &rows[2]);
+    assert!(a[1].starts_with("ps_") && a[2].starts_with("ps_"), "{a:?}");
+    assert_eq!(a[1], b[1], "the same address, written differently, joins");
+    assert!(a[3].contains("\"Mobile\":\"ps_"), "{a:?}");
+    // A rejected record keeps its fields, but not the personal ones in clear.
+    let rows = sb.csv(&cfg, "select reason, raw_record from rejects", &[]);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows[1][0].starts_with("wrong field count"), "{rows:?}");
+    assert!(
+        rows[1][1].contains("\"customer_id\":\"c3\"") && rows[1][1].contains("ps_"),
+        "{rows:?}"
+    );
+    assert!(!rows[1][1].to_lowercase().contains("carl"), "{rows:?}");
+}
