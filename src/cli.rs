@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::config::Period;
+
 /// crm: an analytical CRM engine. Load customer, transaction and interaction exports into a
 /// Parquet warehouse; run RFM segments and the other analyses; write tables and reports.
 ///
@@ -27,8 +29,122 @@ pub enum Command {
     Query(QueryArgs),
     /// RFM scores and named segments per customer (METRICS.md "RFM").
     Rfm(RfmArgs),
+    /// Segments with their size, revenue and retention: rfm, demographic, geographic, behavioural.
+    Segment(SegmentArgs),
+    /// Retention: the seed rate per period, cohort matrices, the mean curve, growth accounting.
+    Retention(RetentionArgs),
+    /// One lifecycle status per customer (prospect, new, active, at_risk, churned) and churn.
+    Lifecycle(LifecycleArgs),
+    /// Net revenue per period and the seed projection Average * (1 + Growth)^h.
+    Forecast(ForecastArgs),
     /// The nightly batch: ingest what changed, run the analyses, write OUT/<as_of>/.
     Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Segmentation {
+    /// The named RFM segments.
+    Rfm,
+    /// Age band, gender, income band.
+    Demographic,
+    /// Country, region, city.
+    Geographic,
+    /// Preferred channel, preferred category, order-frequency band.
+    Behavioural,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// Which segmentation.
+    #[arg(long, value_enum, default_value_t = Segmentation::Rfm)]
+    pub by: Segmentation,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Write one target list per segment (customer_id, segment; no personal fields) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
+    /// Period of the "strict retention in the last period" column [default: retention.period]
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CohortMode {
+    /// A purchase in period c+k.
+    On,
+    /// A purchase in period c+k or later.
+    OnOrAfter,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Calendar period [default: retention.period from the config, else month]
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+    /// The cohort matrix (long form in csv/json/parquet: cohort,age,cohort_size,active,retention).
+    #[arg(long, conflicts_with_all = ["growth", "mean"])]
+    pub cohorts: bool,
+    /// Cohort mode.
+    #[arg(long, value_enum, default_value_t = CohortMode::On, requires = "cohorts")]
+    pub mode: CohortMode,
+    /// Revenue retention instead of customer retention (with --cohorts).
+    #[arg(long, requires = "cohorts")]
+    pub revenue: bool,
+    /// The mean retention curve: per age, weighted by cohort size.
+    #[arg(long, conflicts_with = "growth")]
+    pub mean: bool,
+    /// Growth accounting: new, returning, resurrecting, dormant per period.
+    #[arg(long)]
+    pub growth: bool,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LifecycleArgs {
+    /// Print the status of every customer instead of the counts.
+    #[arg(long, conflicts_with = "churn")]
+    pub customers: bool,
+    /// Churn per period: the share of the customers active at the start who were not active in it.
+    #[arg(long)]
+    pub churn: bool,
+    /// Calendar period for --churn [default: retention.period]
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ForecastMethod {
+    /// METRICS.md's seed formula: Average Sales * (1 + Growth Rate)^h.
+    Seed,
+}
+
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    /// Forecasting method.
+    #[arg(long, value_enum, default_value_t = ForecastMethod::Seed)]
+    pub method: ForecastMethod,
+    /// Calendar period [default: forecast.period, else month]
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+    /// Periods to project [default: forecast.horizon, else 6]
+    #[arg(long)]
+    pub horizon: Option<u32>,
+    /// Complete periods the average and growth are taken over [default: forecast.lookback, else 12]
+    #[arg(long)]
+    pub lookback: Option<u32>,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Where the warehouse is: the pipeline config (default ./crm.toml) or the folder itself.

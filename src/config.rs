@@ -18,6 +18,16 @@ pub struct Config {
     #[serde(default)]
     pub rfm: RfmConfig,
     #[serde(default)]
+    pub retention: RetentionConfig,
+    #[serde(default)]
+    pub lifecycle: LifecycleConfig,
+    #[serde(default)]
+    pub forecast: ForecastConfig,
+    #[serde(default)]
+    pub campaign: CampaignConfig,
+    #[serde(default)]
+    pub affinity: AffinityConfig,
+    #[serde(default)]
     pub privacy: PrivacyConfig,
     /// Export files to load, by source name. A source named `customers`, `transactions` or
     /// `interactions` loads into that table; any other name must say `table = "..."`.
@@ -110,6 +120,108 @@ fn default_bins() -> u32 {
 }
 fn default_monetary() -> Monetary {
     Monetary::Net
+}
+
+/// Calendar period of retention, cohorts, growth accounting and the seed forecast.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Period {
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Month => "month",
+            Period::Quarter => "quarter",
+            Period::Year => "year",
+        }
+    }
+}
+
+/// METRICS.md "Retention rate" and "Growth accounting and lifecycle".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    pub period: Period,
+    /// A customer is active in a period with a purchase in it or in the `active_periods - 1` before.
+    pub active_periods: u32,
+    /// Lifecycle: churned after this many days without a purchase.
+    pub active_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            period: Period::Month,
+            active_periods: 1,
+            active_days: 180,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleConfig {
+    pub new_days: u32,
+    pub at_risk_days: u32,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig {
+            new_days: 30,
+            at_risk_days: 90,
+        }
+    }
+}
+
+/// METRICS.md "Sales forecast".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForecastConfig {
+    pub period: Period,
+    pub lookback: u32,
+    pub horizon: u32,
+}
+
+impl Default for ForecastConfig {
+    fn default() -> Self {
+        ForecastConfig {
+            period: Period::Month,
+            lookback: 12,
+            horizon: 6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignConfig {
+    pub attribution_days: u32,
+}
+
+impl Default for CampaignConfig {
+    fn default() -> Self {
+        CampaignConfig {
+            attribution_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AffinityConfig {
+    /// Category pairs bought together by fewer than this share of customers are not suggested.
+    pub min_support: f64,
+}
+
+impl Default for AffinityConfig {
+    fn default() -> Self {
+        AffinityConfig { min_support: 0.01 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -285,6 +397,23 @@ impl Config {
             )));
         }
         self.timezone()?;
+        if self.retention.active_periods == 0 {
+            return Err(err("retention.active_periods must be at least 1".into()));
+        }
+        if self.lifecycle.at_risk_days >= self.retention.active_days {
+            return Err(err(format!(
+                "lifecycle.at_risk_days ({}) must be below retention.active_days ({}): at risk comes before churned",
+                self.lifecycle.at_risk_days, self.retention.active_days
+            )));
+        }
+        if self.forecast.lookback < 2 {
+            return Err(err(
+                "forecast.lookback must be at least 2 periods (a growth rate needs two)".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.affinity.min_support) {
+            return Err(err("affinity.min_support is a share between 0 and 1".into()));
+        }
         for (name, source) in &self.sources {
             if source.table(name).is_none() {
                 return Err(err(format!(

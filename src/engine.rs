@@ -4,14 +4,16 @@
 //! query can select from another by its name.
 //!
 //! Parameters reach SQL one way only: the columns of the one-row table `params`
-//! (`as_of`, `as_of_date`, `timezone`, `rfm_bins`, `rfm_window_start`, `rfm_monetary`).
+//! (`as_of`, `as_of_date`, `timezone`, the `rfm_*` settings, `period`, `active_periods`,
+//! `active_days`, `new_days`, `at_risk_days`, `forecast_*`, `attribution_days`, `min_support`).
 
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{
-    Array, ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::datasource::MemTable;
@@ -49,6 +51,7 @@ impl Engine {
             .with_information_schema(true)
             .set_str("datafusion.execution.time_zone", &timezone.to_string());
         let ctx = SessionContext::new_with_config(session);
+        crate::periods::register(&ctx);
         for table in TABLES {
             register_table(&ctx, &warehouse, table, timezone).await?;
         }
@@ -218,36 +221,57 @@ fn params_batch(config: &Config, as_of: NaiveDate, tz: Tz) -> Result<RecordBatch
         Monetary::Gross => "gross",
         Monetary::MeanOrder => "mean_order",
     };
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "as_of",
-            DataType::Timestamp(TimeUnit::Microsecond, None),
-            false,
+    let naive_ts = || DataType::Timestamp(TimeUnit::Microsecond, None);
+    let int = |name: &str, v: u32| {
+        (
+            Field::new(name, DataType::Int64, false),
+            Arc::new(Int64Array::from(vec![v as i64])) as ArrayRef,
+        )
+    };
+    let text = |name: &str, v: &str| {
+        (
+            Field::new(name, DataType::Utf8, false),
+            Arc::new(StringArray::from(vec![v.to_string()])) as ArrayRef,
+        )
+    };
+    let columns: Vec<(Field, ArrayRef)> = vec![
+        (
+            Field::new("as_of", naive_ts(), false),
+            Arc::new(TimestampMicrosecondArray::from(vec![midnight_micros(
+                as_of,
+            )])),
         ),
-        Field::new("as_of_date", DataType::Date32, false),
-        Field::new("timezone", DataType::Utf8, false),
-        Field::new("rfm_bins", DataType::Int64, false),
-        Field::new(
-            "rfm_window_start",
-            DataType::Timestamp(TimeUnit::Microsecond, None),
-            false,
+        (
+            Field::new("as_of_date", DataType::Date32, false),
+            Arc::new(Date32Array::from(vec![days(as_of)])),
         ),
-        Field::new("rfm_monetary", DataType::Utf8, false),
-    ]));
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(TimestampMicrosecondArray::from(vec![midnight_micros(
-            as_of,
-        )])),
-        Arc::new(Date32Array::from(vec![days(as_of)])),
-        Arc::new(StringArray::from(vec![tz.to_string()])),
-        Arc::new(Int64Array::from(vec![config.rfm.bins as i64])),
+        text("timezone", &tz.to_string()),
+        int("rfm_bins", config.rfm.bins),
         // No window: the start of time (year 1), so that `ts >= rfm_window_start` keeps all.
-        Arc::new(TimestampMicrosecondArray::from(vec![
-            window_start.unwrap_or(-62_135_596_800_000_000),
-        ])),
-        Arc::new(StringArray::from(vec![monetary])),
+        (
+            Field::new("rfm_window_start", naive_ts(), false),
+            Arc::new(TimestampMicrosecondArray::from(vec![
+                window_start.unwrap_or(-62_135_596_800_000_000),
+            ])),
+        ),
+        text("rfm_monetary", monetary),
+        text("period", config.retention.period.name()),
+        int("active_periods", config.retention.active_periods),
+        int("active_days", config.retention.active_days),
+        int("new_days", config.lifecycle.new_days),
+        int("at_risk_days", config.lifecycle.at_risk_days),
+        text("forecast_period", config.forecast.period.name()),
+        int("forecast_lookback", config.forecast.lookback),
+        int("forecast_horizon", config.forecast.horizon),
+        int("attribution_days", config.campaign.attribution_days),
+        (
+            Field::new("min_support", DataType::Float64, false),
+            Arc::new(Float64Array::from(vec![config.affinity.min_support])),
+        ),
     ];
-    RecordBatch::try_new(schema, cols).map_err(|e| Error::query("params", e))
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .map_err(|e| Error::query("params", e))
 }
 
 /// Creates every query file's view. Views of one layer may use each other in any order: a view

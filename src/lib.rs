@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod ingest;
 pub mod output;
+pub mod periods;
 pub mod sample;
 pub mod warehouse;
 
@@ -22,6 +23,10 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Ingest(a) => cmd::ingest::run(a),
         Command::Query(a) => cmd::query::run(a),
         Command::Rfm(a) => cmd::rfm::run(a),
+        Command::Segment(a) => cmd::segment::run(a),
+        Command::Retention(a) => cmd::retention::run(a),
+        Command::Lifecycle(a) => cmd::lifecycle::run(a),
+        Command::Forecast(a) => cmd::forecast::run(a),
         Command::Run(a) => cmd::run::run(a),
     }
 }

@@ -12,6 +12,7 @@ final as (
         i.ts as ts_at,
         to_local_time(i.ts) as local_at,
         cast(to_local_time(i.ts) as date) as local_date,
+        period_index(cast(to_local_time(i.ts) as date), p.period) as period_index,
         i.channel,
         i.kind,
         i.campaign_id,

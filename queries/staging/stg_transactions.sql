@@ -13,6 +13,7 @@ final as (
         t.ts as ts_at,
         to_local_time(t.ts) as local_at,
         cast(to_local_time(t.ts) as date) as local_date,
+        period_index(cast(to_local_time(t.ts) as date), p.period) as period_index,
         t.amount,
         t.amount > 0 as is_purchase,
         t.amount < 0 as is_refund,

@@ -1,16 +1,22 @@
 //! One file per subcommand, each exposing `run(args)`.
 
+pub mod forecast;
 pub mod ingest;
+pub mod lifecycle;
 pub mod query;
+pub mod retention;
 pub mod rfm;
 pub mod run;
 pub mod sample;
+pub mod segment;
 
 use std::path::Path;
 
-use crate::cli::WarehouseArgs;
+use crate::cli::{OutputArgs, WarehouseArgs};
 use crate::config::Config;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::output;
 
 /// The config a warehouse-reading command works with: `--warehouse DIR`, `--config FILE`, or
 /// `./crm.toml`.
@@ -32,4 +38,38 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}")))
+}
+
+/// Runs `sql` and writes the result as `--format`/`--out` say.
+pub async fn print_sql(engine: &Engine, name: &str, sql: &str, out: &OutputArgs) -> Result<()> {
+    let df = engine.user_sql(name, sql).await?;
+    let schema = df.schema().inner().clone();
+    let batches = engine.collect(name, df).await?;
+    output::write(&batches, &schema, out.format, out.out.as_deref())
+}
+
+/// Tells on stderr which period is left out as incomplete (METRICS.md "Time and money").
+pub async fn note_incomplete(engine: &Engine) -> Result<()> {
+    let df = engine
+        .user_sql(
+            "periods",
+            "select period from periods where not is_complete",
+        )
+        .await?;
+    let batches = engine.collect("periods", df).await?;
+    for b in &batches {
+        let col = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .map_err(|e| Error::query("periods", e))?;
+        let labels = datafusion::arrow::array::AsArray::as_string::<i32>(&col);
+        for l in labels.iter().flatten() {
+            eprintln!(
+                "note: {l} is incomplete (as_of {}): left out of the period rows, empty in cohort cells",
+                engine.as_of
+            );
+        }
+    }
+    Ok(())
 }

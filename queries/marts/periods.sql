@@ -1,0 +1,34 @@
+-- Grain: one row per calendar period (params.period) from the first transaction's period to the
+-- period holding the day before as_of. A period is complete when it ends on or before as_of
+-- (METRICS.md "Time and money": an incomplete period is flagged, never silently compared).
+with
+
+params as (select * from params),
+
+bounds as (
+    select
+        min(t.period_index) as first_index,
+        period_index(cast(p.as_of_date - interval '1 day' as date), p.period) as last_index,
+    from stg_transactions as t
+    cross join params as p
+    group by p.as_of_date, p.period
+),
+
+indices as (
+    select unnest(range(first_index, last_index + 1)) as period_index
+    from bounds
+    where first_index is not null
+),
+
+final as (
+    select
+        i.period_index,
+        period_label(i.period_index, p.period) as period,
+        period_start(i.period_index, p.period) as period_start,
+        period_start(i.period_index + 1, p.period) as period_end,
+        period_start(i.period_index + 1, p.period) <= p.as_of_date as is_complete,
+    from indices as i
+    cross join params as p
+)
+
+select * from final

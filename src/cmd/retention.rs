@@ -1,0 +1,129 @@
+//! `crm retention`: the seed retention rate per period (METRICS.md "Retention rate"), cohort
+//! matrices and the mean curve ("Cohort retention"), and growth accounting.
+
+use crate::cli::{CohortMode, OutputFormat, RetentionArgs};
+use crate::engine::Engine;
+use crate::error::Result;
+
+/// `crm retention --format csv`: a stable shape for scripts.
+pub const RATE_SQL: &str = "select period, \"S\", \"E\", \"N\", retained, reactivated, retention_rate, strict_retention_rate \
+     from retention_rate where is_complete order by period_index";
+pub const GROWTH_SQL: &str = "select period, new, returning, resurrecting, dormant, active, active_previous \
+     from growth_accounting where is_complete order by period_index";
+pub const MEAN_SQL: &str = "select age, cohorts, customers, retention, retention_on_or_after from retention_cohort_mean order by age";
+
+pub fn cohort_sql(mode: CohortMode, revenue: bool) -> String {
+    let (active, retention) = match (mode, revenue) {
+        (_, true) => ("net_revenue", "revenue_retention"),
+        (CohortMode::On, false) => ("active", "retention"),
+        (CohortMode::OnOrAfter, false) => ("active_on_or_after", "retention_on_or_after"),
+    };
+    let active_name = if revenue { "net_revenue" } else { "active" };
+    let retention_name = if revenue {
+        "revenue_retention"
+    } else {
+        "retention"
+    };
+    format!(
+        "select cohort, age, cohort_size, {active} as {active_name}, {retention} as {retention_name} \
+         from retention_cohorts order by cohort_index, age"
+    )
+}
+
+pub fn run(args: RetentionArgs) -> Result<()> {
+    let mut config = super::resolve_config(&args.warehouse)?;
+    if let Some(p) = args.period {
+        config.retention.period = p;
+    }
+    super::runtime()?.block_on(async {
+        let engine = Engine::open(&config, args.warehouse.as_of).await?;
+        super::note_incomplete(&engine).await?;
+        if args.cohorts {
+            let sql = cohort_sql(args.mode, args.revenue);
+            if args.output.format == OutputFormat::Table && args.output.out.is_none() {
+                return print_matrix(&engine, &sql, args.revenue).await;
+            }
+            return super::print_sql(&engine, "retention_cohorts", &sql, &args.output).await;
+        }
+        let (name, sql) = if args.growth {
+            ("growth_accounting", GROWTH_SQL)
+        } else if args.mean {
+            ("retention_cohort_mean", MEAN_SQL)
+        } else {
+            ("retention_rate", RATE_SQL)
+        };
+        super::print_sql(&engine, name, sql, &args.output).await
+    })
+}
+
+/// The cohort matrix as people read it: a row per cohort, a column per age, percentages.
+async fn print_matrix(engine: &Engine, sql: &str, revenue: bool) -> Result<()> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+    let df = engine.user_sql("retention_cohorts", sql).await?;
+    let batches = engine.collect("retention_cohorts", df).await?;
+    let mut rows: Vec<(String, i64, Vec<Option<f64>>)> = Vec::new();
+    let cast = |a: &datafusion::arrow::array::ArrayRef, t: &DataType| {
+        datafusion::arrow::compute::cast(a, t)
+            .map_err(|e| crate::Error::query("retention_cohorts", e))
+    };
+    for b in &batches {
+        let cohort = cast(b.column(0), &DataType::Utf8)?;
+        let age = cast(b.column(1), &DataType::Int64)?;
+        let size = cast(b.column(2), &DataType::Int64)?;
+        let ret = cast(b.column(4), &DataType::Float64)?;
+        let (cohort, age, size, ret) = (
+            cohort.as_string::<i32>(),
+            age.as_primitive::<Int64Type>(),
+            size.as_primitive::<Int64Type>(),
+            ret.as_primitive::<Float64Type>(),
+        );
+        for i in 0..b.num_rows() {
+            let c = cohort.value(i).to_string();
+            if rows.last().is_none_or(|r| r.0 != c) {
+                rows.push((c, size.value(i), Vec::new()));
+            }
+            let cells = &mut rows.last_mut().expect("pushed").2;
+            let k = age.value(i) as usize;
+            cells.resize(k + 1, None);
+            cells[k] = (!ret.is_null(i)).then(|| ret.value(i));
+        }
+    }
+    let ages = rows.iter().map(|r| r.2.len()).max().unwrap_or(0);
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut header = vec!["cohort".to_string(), "size".to_string()];
+    header.extend((0..ages).map(|k| k.to_string()));
+    t.set_header(header);
+    for (c, size, cells) in &rows {
+        let mut row = vec![c.clone(), size.to_string()];
+        row.extend((0..ages).map(|k| match cells.get(k).copied().flatten() {
+            Some(v) => format!("{:.1}%", v * 100.0),
+            None => String::new(),
+        }));
+        t.add_row(row);
+    }
+    println!(
+        "{} retention by cohort (rows) and age in periods (columns); empty cells are not reached yet or incomplete",
+        if revenue { "revenue" } else { "customer" }
+    );
+    println!("{t}");
+    if !revenue {
+        let df = engine.user_sql("retention_cohort_mean", MEAN_SQL).await?;
+        let batches = engine.collect("retention_cohort_mean", df).await?;
+        let mut line = String::from("weighted mean:");
+        for b in &batches {
+            let age = cast(b.column(0), &DataType::Int64)?;
+            let ret = cast(b.column(3), &DataType::Float64)?;
+            for i in 0..b.num_rows() {
+                line.push_str(&format!(
+                    " {}={:.1}%",
+                    age.as_primitive::<Int64Type>().value(i),
+                    ret.as_primitive::<Float64Type>().value(i) * 100.0
+                ));
+            }
+        }
+        println!("{line}");
+    }
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Calendar periods as integers, so that "the period before" is `p - 1` in SQL: a month is
+//! `year * 12 + month - 1`, a quarter `year * 4 + quarter - 1`, a year itself. Registered in
+//! every session as the SQL functions `period_index(date, period)`, `period_label(index, period)`
+//! (`2024-03`, `2024-Q1`, `2024`, METRICS.md and the stable shapes) and
+//! `period_start(index, period)`; `period` is `'month'`, `'quarter'` or `'year'`.
+
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
+use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::prelude::SessionContext;
+
+const EPOCH_CE: i32 = 719_163;
+
+pub fn index(date: NaiveDate, period: &str) -> Option<i64> {
+    let (y, m) = (date.year() as i64, date.month() as i64);
+    match period {
+        "month" => Some(y * 12 + m - 1),
+        "quarter" => Some(y * 4 + (m - 1) / 3),
+        "year" => Some(y),
+        _ => None,
+    }
+}
+
+pub fn start(index: i64, period: &str) -> Option<NaiveDate> {
+    let (y, m) = match period {
+        "month" => (index.div_euclid(12), index.rem_euclid(12) + 1),
+        "quarter" => (index.div_euclid(4), index.rem_euclid(4) * 3 + 1),
+        "year" => (index, 1),
+        _ => return None,
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m as u32, 1)
+}
+
+pub fn label(index: i64, period: &str) -> Option<String> {
+    match period {
+        "month" => Some(format!(
+            "{}-{:02}",
+            index.div_euclid(12),
+            index.rem_euclid(12) + 1
+        )),
+        "quarter" => Some(format!(
+            "{}-Q{}",
+            index.div_euclid(4),
+            index.rem_euclid(4) + 1
+        )),
+        "year" => Some(index.to_string()),
+        _ => None,
+    }
+}
+
+fn date_of(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(EPOCH_CE)?)
+}
+
+fn days_of(d: NaiveDate) -> i32 {
+    d.num_days_from_ce() - EPOCH_CE
+}
+
+/// The second argument as a per-row period name.
+fn periods(arg: &ColumnarValue, n: usize) -> datafusion::error::Result<Vec<Option<String>>> {
+    Ok(match arg {
+        ColumnarValue::Scalar(
+            ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v),
+        ) => vec![v.clone(); n],
+        ColumnarValue::Array(a) => {
+            let a = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
+            a.as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect()
+        }
+        other => {
+            return Err(DataFusionError::Execution(format!(
+                "period must be text, got {other:?}"
+            )));
+        }
+    })
+}
+
+fn check(p: &Option<String>) -> datafusion::error::Result<()> {
+    match p.as_deref() {
+        None | Some("month" | "quarter" | "year") => Ok(()),
+        Some(other) => Err(DataFusionError::Execution(format!(
+            "unknown period {other:?}: month, quarter or year"
+        ))),
+    }
+}
+
+pub fn register(ctx: &SessionContext) {
+    let index_udf = create_udf(
+        "period_index",
+        vec![DataType::Date32, DataType::Utf8],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let dates = args[0].to_array(1)?;
+            let n = dates.len();
+            let dates = datafusion::arrow::compute::cast(&dates, &DataType::Date32)?;
+            let dates = dates.as_primitive::<Date32Type>();
+            let ps = periods(&args[1], n)?;
+            let mut out = Vec::with_capacity(n);
+            for (d, p) in dates.iter().zip(&ps) {
+                check(p)?;
+                out.push(match (d.and_then(date_of), p) {
+                    (Some(d), Some(p)) => index(d, p),
+                    _ => None,
+                });
+            }
+            Ok(ColumnarValue::Array(
+                Arc::new(Int64Array::from(out)) as ArrayRef
+            ))
+        }),
+    );
+    let label_udf = create_udf(
+        "period_label",
+        vec![DataType::Int64, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let idx = args[0].to_array(1)?;
+            let n = idx.len();
+            let idx = datafusion::arrow::compute::cast(&idx, &DataType::Int64)?;
+            let ps = periods(&args[1], n)?;
+            let mut out = Vec::with_capacity(n);
+            for (i, p) in idx.as_primitive::<Int64Type>().iter().zip(&ps) {
+                check(p)?;
+                out.push(match (i, p) {
+                    (Some(i), Some(p)) => label(i, p),
+                    _ => None,
+                });
+            }
+            Ok(ColumnarValue::Array(
+                Arc::new(StringArray::from(out)) as ArrayRef
+            ))
+        }),
+    );
+    let start_udf = create_udf(
+        "period_start",
+        vec![DataType::Int64, DataType::Utf8],
+        DataType::Date32,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let idx = args[0].to_array(1)?;
+            let n = idx.len();
+            let idx = datafusion::arrow::compute::cast(&idx, &DataType::Int64)?;
+            let ps = periods(&args[1], n)?;
+            let mut out = Vec::with_capacity(n);
+            for (i, p) in idx.as_primitive::<Int64Type>().iter().zip(&ps) {
+                check(p)?;
+                out.push(match (i, p) {
+                    (Some(i), Some(p)) => start(i, p).map(days_of),
+                    _ => None,
+                });
+            }
+            Ok(ColumnarValue::Array(
+                Arc::new(Date32Array::from(out)) as ArrayRef
+            ))
+        }),
+    );
+    for udf in [index_udf, label_udf, start_udf] {
+        ctx.register_udf(ScalarUDF::from(udf));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn consecutive_periods_are_consecutive_integers() {
+        assert_eq!(
+            index(d("2024-12-31"), "month").unwrap() + 1,
+            index(d("2025-01-01"), "month").unwrap()
+        );
+        assert_eq!(
+            index(d("2024-12-31"), "quarter").unwrap() + 1,
+            index(d("2025-01-01"), "quarter").unwrap()
+        );
+        assert_eq!(
+            index(d("2024-03-31"), "quarter"),
+            index(d("2024-01-01"), "quarter")
+        );
+        assert_eq!(index(d("2024-06-30"), "year"), Some(2024));
+    }
+
+    #[test]
+    fn labels_and_starts() {
+        for (date, p, l, s) in [
+            ("2024-03-15", "month", "2024-03", "2024-03-01"),
+            ("2024-05-15", "quarter", "2024-Q2", "2024-04-01"),
+            ("2024-12-15", "quarter", "2024-Q4", "2024-10-01"),
+            ("2024-05-15", "year", "2024", "2024-01-01"),
+        ] {
+            let i = index(d(date), p).unwrap();
+            assert_eq!(label(i, p).unwrap(), l);
+            assert_eq!(start(i, p).unwrap(), d(s));
+        }
+        assert!(index(d("2024-01-01"), "week").is_none());
+    }
+}
