@@ -8,7 +8,7 @@ use crate::error::Result;
 /// `crm retention --format csv`: a stable shape for scripts.
 pub const RATE_SQL: &str = "select period, \"S\", \"E\", \"N\", retained, reactivated, retention_rate, strict_retention_rate \
      from retention_rate where is_complete order by period_index";
-pub const GROWTH_SQL: &str = "select period, new, returning, resurrecting, dormant, active, active_previous \
+pub const GROWTH_SQL: &str = "select period, new, \"returning\", resurrecting, dormant, active, active_previous \
      from growth_accounting where is_complete order by period_index";
 pub const MEAN_SQL: &str = "select age, cohorts, customers, retention, retention_on_or_after from retention_cohort_mean order by age";
 

@@ -5,6 +5,7 @@ mod cdnow;
 mod cli;
 mod common;
 mod ingest;
+mod retention;
 mod rfm;
 mod run;
 mod sample;
