@@ -37,8 +37,39 @@ pub enum Command {
     Lifecycle(LifecycleArgs),
     /// Net revenue per period and the seed projection Average * (1 + Growth)^h.
     Forecast(ForecastArgs),
+    /// Channel mix per period, interactions per customer, campaign conversion and revenue.
+    Interactions(ReportArgs),
+    /// Support tickets (resolution times, backlog, repeat contacts), CSAT and NPS.
+    Service(ReportArgs),
+    /// Cross-sell: category pairs with support, confidence, lift; next category per customer.
+    Affinity(ReportArgs),
+    /// The data-quality report per table: rejects by reason, null rates, orphans, outliers.
+    Quality(QualityArgs),
     /// The nightly batch: ingest what changed, run the analyses, write OUT/<as_of>/.
     Run(RunArgs),
+}
+
+/// A report made of several tables; `--table` picks one (all are printed by default).
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Only this table of the report (see the list in --help of each command).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Calendar period of the per-period tables [default: retention.period]
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

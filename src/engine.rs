@@ -5,17 +5,20 @@
 //!
 //! Parameters reach SQL one way only: the columns of the one-row table `params`
 //! (`as_of`, `as_of_date`, `timezone`, the `rfm_*` settings, `period`, `active_periods`,
-//! `active_days`, `new_days`, `at_risk_days`, `forecast_*`, `attribution_days`, `min_support`).
+//! `active_days`, `new_days`, `at_risk_days`, `forecast_*`, `attribution_days` and
+//! `attribution_window` (the same as an interval), `min_support`).
 
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{
-    Array, ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, Date32Array, Float64Array, Int64Array, IntervalMonthDayNanoArray, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{
+    DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef, TimeUnit,
+};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -61,6 +64,8 @@ impl Engine {
         };
         ctx.register_batch("params", params_batch(config, as_of, timezone)?)
             .map_err(|e| Error::query("params", e))?;
+        ctx.register_batch("load_stats", load_stats_batch(&warehouse)?)
+            .map_err(|e| Error::query("load_stats", e))?;
         register_views(&ctx).await?;
         Ok(Engine {
             ctx,
@@ -265,6 +270,16 @@ fn params_batch(config: &Config, as_of: NaiveDate, tz: Tz) -> Result<RecordBatch
         int("forecast_horizon", config.forecast.horizon),
         int("attribution_days", config.campaign.attribution_days),
         (
+            Field::new(
+                "attribution_window",
+                DataType::Interval(IntervalUnit::MonthDayNano),
+                false,
+            ),
+            Arc::new(IntervalMonthDayNanoArray::from(vec![
+                IntervalMonthDayNano::new(0, config.campaign.attribution_days as i32, 0),
+            ])),
+        ),
+        (
             Field::new("min_support", DataType::Float64, false),
             Arc::new(Float64Array::from(vec![config.affinity.min_support])),
         ),
@@ -274,26 +289,88 @@ fn params_batch(config: &Config, as_of: NaiveDate, tz: Tz) -> Result<RecordBatch
         .map_err(|e| Error::query("params", e))
 }
 
+/// Every load's per-file counts from the manifest, as the table `load_stats`.
+fn load_stats_batch(wh: &Warehouse) -> Result<RecordBatch> {
+    let files: Vec<(u64, &str, &crate::warehouse::FileStats)> = wh
+        .manifest
+        .loads
+        .iter()
+        .flat_map(|l| l.files.iter().map(move |f| (l.version, l.at.as_str(), f)))
+        .collect();
+    let ints = |f: &dyn Fn(&crate::warehouse::FileStats) -> u64| -> ArrayRef {
+        Arc::new(Int64Array::from(
+            files
+                .iter()
+                .map(|(_, _, s)| f(s) as i64)
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let texts = |f: &dyn Fn(&(u64, &str, &crate::warehouse::FileStats)) -> String| -> ArrayRef {
+        Arc::new(StringArray::from(files.iter().map(f).collect::<Vec<_>>()))
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("load_version", DataType::Int64, false),
+        Field::new("loaded_at", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("path", DataType::Utf8, false),
+        Field::new("rows_read", DataType::Int64, false),
+        Field::new("rows_loaded", DataType::Int64, false),
+        Field::new("rows_rejected", DataType::Int64, false),
+        Field::new("duplicates", DataType::Int64, false),
+        Field::new("flagged", DataType::Int64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(
+            files.iter().map(|(v, _, _)| *v as i64).collect::<Vec<_>>(),
+        )),
+        texts(&|(_, at, _)| at.to_string()),
+        texts(&|(_, _, s)| s.source.clone()),
+        texts(&|(_, _, s)| s.table.clone()),
+        texts(&|(_, _, s)| s.path.clone()),
+        ints(&|s| s.read),
+        ints(&|s| s.loaded),
+        ints(&|s| s.rejected),
+        ints(&|s| s.duplicates),
+        ints(&|s| s.flagged),
+    ];
+    RecordBatch::try_new(schema, columns).map_err(|e| Error::query("load_stats", e))
+}
+
 /// Creates every query file's view. Views of one layer may use each other in any order: a view
 /// whose inputs are not there yet is retried after the others.
 async fn register_views(ctx: &SessionContext) -> Result<()> {
     let mut pending: Vec<&(&str, &str, &str)> = QUERIES.iter().collect();
     while !pending.is_empty() {
         let mut failed = Vec::new();
-        let mut last_err = None;
+        let mut errors = Vec::new();
         for q in &pending {
             let (layer, name, sql) = **q;
             let sql = sql.trim().trim_end_matches(';');
-            match ctx.sql(&format!("create view {name} as {sql}")).await {
-                Ok(_) => {}
-                Err(e) => {
-                    last_err = Some(Error::query(format!("{layer}/{name}.sql"), e));
-                    failed.push(*q);
-                }
+            if let Err(e) = ctx.sql(&format!("create view {name} as {sql}")).await {
+                errors.push((format!("{layer}/{name}.sql"), e.to_string()));
+                failed.push(*q);
             }
         }
         if failed.len() == pending.len() {
-            return Err(last_err.expect("a view failed"));
+            // Report the views that fail for a reason of their own, not for a missing input
+            // that is itself one of the failing views.
+            let waiting_on_pending = |msg: &str| {
+                failed
+                    .iter()
+                    .any(|(_, n, _)| msg.contains(&format!("public.{n}' not found")))
+            };
+            let root: Vec<_> = errors
+                .iter()
+                .filter(|(_, m)| !waiting_on_pending(m))
+                .collect();
+            let shown = if root.is_empty() {
+                errors.iter().collect()
+            } else {
+                root
+            };
+            let (name, msg) = shown[0];
+            return Err(Error::query(name.clone(), msg));
         }
         pending = failed;
     }

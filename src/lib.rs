@@ -27,6 +27,10 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Retention(a) => cmd::retention::run(a),
         Command::Lifecycle(a) => cmd::lifecycle::run(a),
         Command::Forecast(a) => cmd::forecast::run(a),
+        Command::Interactions(a) => cmd::report::run(cmd::report::INTERACTIONS, a),
+        Command::Service(a) => cmd::report::run(cmd::report::SERVICE, a),
+        Command::Affinity(a) => cmd::report::run(cmd::report::AFFINITY, a),
+        Command::Quality(a) => cmd::quality::run(a),
         Command::Run(a) => cmd::run::run(a),
     }
 }

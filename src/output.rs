@@ -83,3 +83,17 @@ pub fn write_to<W: Write + Send>(
     }
     Ok(())
 }
+
+/// Writes text to standard output, returning the error (a closed pipe included) instead of
+/// panicking as `print!` does; `main` treats a closed pipe as success.
+pub fn say(text: impl std::fmt::Display) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    write!(out, "{text}")
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("<stdout>", e))
+}
+
+/// `say` with a newline.
+pub fn say_line(text: impl std::fmt::Display) -> Result<()> {
+    say(format_args!("{text}\n"))
+}

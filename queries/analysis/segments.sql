@@ -7,17 +7,45 @@ with
 
 profile as (select * from customer_profile),
 
+-- One scan of the profile, unpivoted: a row per customer and dimension.
+dimensions as (
+    select * from (values
+        ('rfm', 'rfm_segment'),
+        ('demographic', 'age_band'),
+        ('demographic', 'gender'),
+        ('demographic', 'income_band'),
+        ('geographic', 'country'),
+        ('geographic', 'region'),
+        ('geographic', 'city'),
+        ('behavioural', 'preferred_channel'),
+        ('behavioural', 'preferred_category'),
+        ('behavioural', 'frequency_band')
+    ) as d (segmentation, dimension)
+),
+
 long as (
-    select 'rfm' as segmentation, 'rfm_segment' as dimension, rfm_segment as segment, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
-    union all select 'demographic', 'age_band', age_band, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
-    union all select 'demographic', 'gender', gender, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
-    union all select 'demographic', 'income_band', income_band, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
-    union all select 'geographic', 'country', country, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
-    union all select 'geographic', 'region', region, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
-    union all select 'geographic', 'city', city, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
-    union all select 'behavioural', 'preferred_channel', preferred_channel, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
-    union all select 'behavioural', 'preferred_category', preferred_category, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
-    union all select 'behavioural', 'frequency_band', frequency_band, customer_id, purchase_orders, net_revenue, active_previous, active_last from profile
+    select
+        d.segmentation,
+        d.dimension,
+        case d.dimension
+            when 'rfm_segment' then p.rfm_segment
+            when 'age_band' then p.age_band
+            when 'gender' then p.gender
+            when 'income_band' then p.income_band
+            when 'country' then p.country
+            when 'region' then p.region
+            when 'city' then p.city
+            when 'preferred_channel' then p.preferred_channel
+            when 'preferred_category' then p.preferred_category
+            when 'frequency_band' then p.frequency_band
+        end as segment,
+        p.customer_id,
+        p.purchase_orders,
+        p.net_revenue,
+        p.active_previous,
+        p.active_last,
+    from profile as p
+    cross join dimensions as d
 ),
 
 per_segment as (

@@ -11,7 +11,10 @@ use crate::ingest::{self, IngestOptions, IngestReport};
 pub fn run(args: IngestArgs) -> Result<()> {
     let config = Config::load(&args.config)?;
     let report = ingest::ingest(&config, &IngestOptions { force: args.force })?;
-    print!("{}", summary(&report));
+    crate::output::say(summary(&report))?;
+    if report.changed {
+        crate::output::say(super::quality::after_ingest(&config)?)?;
+    }
     Ok(())
 }
 

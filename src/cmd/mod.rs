@@ -3,7 +3,9 @@
 pub mod forecast;
 pub mod ingest;
 pub mod lifecycle;
+pub mod quality;
 pub mod query;
+pub mod report;
 pub mod retention;
 pub mod rfm;
 pub mod run;

@@ -13,7 +13,7 @@ pub fn run(args: QueryArgs) -> Result<()> {
                 .find_map(|l| l.trim().strip_prefix("-- Grain:"))
                 .map(str::trim)
                 .unwrap_or("");
-            println!("{layer:<9} {name:<28} {grain}");
+            crate::output::say_line(format!("{layer:<9} {name:<28} {grain}"))?;
         }
         return Ok(());
     }

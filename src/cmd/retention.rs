@@ -103,11 +103,11 @@ async fn print_matrix(engine: &Engine, sql: &str, revenue: bool) -> Result<()> {
         }));
         t.add_row(row);
     }
-    println!(
+    crate::output::say_line(format!(
         "{} retention by cohort (rows) and age in periods (columns); empty cells are not reached yet or incomplete",
         if revenue { "revenue" } else { "customer" }
-    );
-    println!("{t}");
+    ))?;
+    crate::output::say_line(format!("{t}"))?;
     if !revenue {
         let df = engine.user_sql("retention_cohort_mean", MEAN_SQL).await?;
         let batches = engine.collect("retention_cohort_mean", df).await?;
@@ -123,7 +123,7 @@ async fn print_matrix(engine: &Engine, sql: &str, revenue: bool) -> Result<()> {
                 ));
             }
         }
-        println!("{line}");
+        crate::output::say_line(format!("{line}"))?;
     }
     Ok(())
 }

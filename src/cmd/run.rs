@@ -15,29 +15,61 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions};
 use crate::output;
 
-/// Tables written into the dated folder: file name and the SQL that makes it.
-const TABLES: &[(&str, &str)] = &[
-    (
-        "rfm",
-        "select customer_id, recency_days, frequency, monetary, r_score, f_score, m_score, rfm_cell, segment from rfm order by customer_id",
-    ),
-    ("rfm_segment_summary", "select * from rfm_segment_summary"),
-    (
+/// Tables written into the dated folder: file name and the SQL that makes it. Where a command
+/// prints the same table, the SQL is the command's, so the files have the commands' shapes.
+fn tables() -> Vec<(&'static str, String)> {
+    use super::{forecast, lifecycle, quality, report, retention};
+    let mut t: Vec<(&'static str, String)> = vec![
+        ("rfm", format!("select {} from rfm order by customer_id", super::rfm::RFM_COLUMNS)),
+        ("rfm_segment_summary", "select * from rfm_segment_summary order by customers desc, segment".into()),
+        (
+            "segments",
+            "select segmentation, dimension, segment, customers, share_pct, net_revenue, revenue_share_pct, avg_order_value, \
+             purchases_per_customer, strict_retention_pct from segments order by segmentation, dimension, customers desc, segment"
+                .into(),
+        ),
+        ("retention_rate", retention::RATE_SQL.into()),
+        (
+            "retention_cohorts",
+            "select cohort, age, cohort_size, active, retention, active_on_or_after, retention_on_or_after, net_revenue, \
+             revenue_retention from retention_cohorts order by cohort_index, age"
+                .into(),
+        ),
+        ("retention_cohort_mean", retention::MEAN_SQL.into()),
+        ("growth_accounting", retention::GROWTH_SQL.into()),
+        ("lifecycle", lifecycle::CUSTOMERS_SQL.into()),
+        ("lifecycle_summary", lifecycle::SUMMARY_SQL.into()),
+        ("churn", lifecycle::CHURN_SQL.into()),
+        ("forecast_seed", forecast::SEED_SQL.into()),
+    ];
+    for (name, sql) in report::INTERACTIONS
+        .iter()
+        .chain(report::SERVICE)
+        .chain(report::AFFINITY)
+    {
+        t.push((name, sql.to_string()));
+    }
+    t.push(("data_quality", quality::QUALITY_SQL.into()));
+    t.push((
         "rejects",
-        "select \"table\", source_file, record_number, reason, kept, raw_record from rejects order by \"table\", source_file, record_number",
-    ),
-];
+        "select \"table\", source_file, record_number, reason, kept, raw_record from rejects order by \"table\", source_file, record_number".into(),
+    ));
+    t
+}
 
 pub fn run(args: RunArgs) -> Result<()> {
     let config = Config::load(&args.config)?;
     let report = ingest::ingest(&config, &IngestOptions::default())?;
-    print!("{}", super::ingest::summary(&report));
+    crate::output::say(super::ingest::summary(&report))?;
+    if report.changed {
+        crate::output::say(super::quality::after_ingest(&config)?)?;
+    }
     let out_root = args
         .out
         .clone()
         .unwrap_or_else(|| config.resolve(&config.report.out));
     let dir = super::runtime()?.block_on(write_report(&config, &args, &out_root, &report))?;
-    println!("report written to {}", dir.display());
+    crate::output::say_line(format!("report written to {}", dir.display()))?;
     Ok(())
 }
 
@@ -58,8 +90,10 @@ async fn write_report(
 
     let mut table_rows = serde_json::Map::new();
     let mut segments = serde_json::Value::Null;
-    for (name, sql) in TABLES {
-        let df = engine.user_sql(name, sql).await?;
+    let mut lifecycle = serde_json::Value::Null;
+    let mut retention = serde_json::Value::Null;
+    for (name, sql) in tables() {
+        let df = engine.user_sql(name, &sql).await?;
         let schema = df.schema().inner().clone();
         let batches = engine.collect(name, df).await?;
         output::write(
@@ -76,8 +110,11 @@ async fn write_report(
         )?;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         table_rows.insert(name.to_string(), json!(rows));
-        if *name == "rfm_segment_summary" {
-            segments = to_json(&batches, &schema)?;
+        match name {
+            "rfm_segment_summary" => segments = to_json(&batches, &schema)?,
+            "lifecycle_summary" => lifecycle = to_json(&batches, &schema)?,
+            "retention_rate" => retention = to_json(&batches, &schema)?,
+            _ => {}
         }
     }
     let lists = super::rfm::target_lists(&engine).await?;
@@ -106,6 +143,8 @@ async fn write_report(
         "ingest": report.files,
         "tables": table_rows,
         "rfm_segments": segments,
+        "lifecycle": lifecycle,
+        "retention_rate": retention,
     });
     let path = tmp.join("summary.json");
     std::fs::write(

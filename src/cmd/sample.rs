@@ -14,7 +14,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
         out: args.out,
     };
     let r = sample::generate(&opts)?;
-    println!(
+    crate::output::say_line(format!(
         "wrote {} customers, {} order lines, {} interactions to {} ({} + {} + {} deliberately bad rows)",
         r.customers,
         r.order_lines,
@@ -23,6 +23,6 @@ pub fn run(args: SampleArgs) -> Result<()> {
         r.bad_customers,
         r.bad_order_lines,
         r.bad_interactions
-    );
+    ))?;
     Ok(())
 }

@@ -35,11 +35,11 @@ pub fn run(args: SegmentArgs) -> Result<()> {
             eprintln!("wrote {n} target lists to {}", dir.display());
         }
         if args.output.format == OutputFormat::Table && args.output.out.is_none() {
-            println!(
+            crate::output::say_line(format!(
                 "{} segments as of {} (customers with a purchase before that day)",
                 name(args.by),
                 engine.as_of
-            );
+            ))?;
         }
         super::print_sql(&engine, "segments", &segments_sql(args.by), &args.output).await
     })
