@@ -9,3 +9,4 @@ mod retention;
 mod rfm;
 mod run;
 mod sample;
+mod service;
