@@ -55,8 +55,9 @@ impl Engine {
             .set_str("datafusion.execution.time_zone", &timezone.to_string());
         let ctx = SessionContext::new_with_config(session);
         crate::periods::register(&ctx);
+        crate::periods::register_report_time(&ctx, timezone);
         for table in TABLES {
-            register_table(&ctx, &warehouse, table, timezone).await?;
+            register_table(&ctx, &warehouse, table).await?;
         }
         let as_of = match as_of {
             Some(d) => d,
@@ -104,10 +105,10 @@ impl Engine {
     }
 }
 
-/// The Arrow schema of a warehouse table, as ingest writes it. Timestamps carry the report's
-/// time zone, so that `to_local_time(ts)` yields the wall clock in which days are counted.
-pub fn table_schema(table: &str, tz: Tz) -> SchemaRef {
-    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some(tz.to_string().into()));
+/// The Arrow schema of a warehouse table, as ingest writes it: timestamps are UTC instants;
+/// `to_report_time(ts)` gives the wall clock of the report's zone.
+pub fn table_schema(table: &str) -> SchemaRef {
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     if table == "rejects" {
         return Arc::new(Schema::new(vec![
             Field::new("table", DataType::Utf8View, true),
@@ -143,8 +144,8 @@ pub fn table_schema(table: &str, tz: Tz) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-async fn register_table(ctx: &SessionContext, wh: &Warehouse, table: &str, tz: Tz) -> Result<()> {
-    let schema = table_schema(table, tz);
+async fn register_table(ctx: &SessionContext, wh: &Warehouse, table: &str) -> Result<()> {
+    let schema = table_schema(table);
     let files = wh.table_files(table);
     let err = |e: datafusion::error::DataFusionError| {
         Error::warehouse(&wh.dir, format!("table {table}: {e}"))
@@ -172,8 +173,9 @@ async fn register_table(ctx: &SessionContext, wh: &Warehouse, table: &str, tz: T
 }
 
 async fn default_as_of(ctx: &SessionContext, tz: Tz) -> Result<NaiveDate> {
+    // With no transaction at all, today in the report's zone.
     let df = ctx
-        .sql("select max(to_local_time(ts)) as last_ts from transactions")
+        .sql("select max(to_report_time(ts)) as last_ts from transactions")
         .await
         .map_err(|e| Error::query("as_of", e))?;
     let batches = df.collect().await.map_err(|e| Error::query("as_of", e))?;

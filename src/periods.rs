@@ -206,3 +206,43 @@ mod tests {
         assert!(index(d("2024-01-01"), "week").is_none());
     }
 }
+
+/// Registers `to_report_time(ts)`: the wall-clock time of an instant in the report's time zone,
+/// as a timestamp without zone (METRICS.md "Time and money": days, months and years are taken
+/// in that zone). A function of the session, bound to the zone, so every query shares it.
+pub fn register_report_time(ctx: &SessionContext, tz: chrono_tz::Tz) {
+    use chrono::TimeZone;
+    use datafusion::arrow::array::TimestampMicrosecondArray;
+    use datafusion::arrow::datatypes::{TimeUnit, TimestampMicrosecondType};
+    let udf = create_udf(
+        "to_report_time",
+        vec![DataType::Timestamp(
+            TimeUnit::Microsecond,
+            Some("UTC".into()),
+        )],
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let ts = args[0].to_array(1)?;
+            let ts = datafusion::arrow::compute::cast(
+                &ts,
+                &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            )?;
+            let local: TimestampMicrosecondArray = ts
+                .as_primitive::<TimestampMicrosecondType>()
+                .iter()
+                .map(|v| {
+                    let utc = chrono::DateTime::from_timestamp_micros(v?)?;
+                    Some(
+                        tz.from_utc_datetime(&utc.naive_utc())
+                            .naive_local()
+                            .and_utc()
+                            .timestamp_micros(),
+                    )
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(local) as ArrayRef))
+        }),
+    );
+    ctx.register_udf(ScalarUDF::from(udf));
+}

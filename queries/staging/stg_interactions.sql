@@ -10,20 +10,20 @@ final as (
         i.interaction_id,
         i.customer_id,
         i.ts as ts_at,
-        to_local_time(i.ts) as local_at,
-        cast(to_local_time(i.ts) as date) as local_date,
-        period_index(cast(to_local_time(i.ts) as date), p.period) as period_index,
+        to_report_time(i.ts) as local_at,
+        cast(to_report_time(i.ts) as date) as local_date,
+        period_index(cast(to_report_time(i.ts) as date), p.period) as period_index,
         i.channel,
         i.kind,
         i.campaign_id,
         i.ticket_id,
-        to_local_time(i.resolved_ts) as resolved_local_at,
+        to_report_time(i.resolved_ts) as resolved_local_at,
         i.csat,
         i.nps,
         i.outcome,
     from interactions as i
     cross join params as p
-    where to_local_time(i.ts) < p.as_of
+    where to_report_time(i.ts) < p.as_of
 )
 
 select * from final

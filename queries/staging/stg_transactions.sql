@@ -11,9 +11,9 @@ final as (
         t.transaction_id,
         t.customer_id,
         t.ts as ts_at,
-        to_local_time(t.ts) as local_at,
-        cast(to_local_time(t.ts) as date) as local_date,
-        period_index(cast(to_local_time(t.ts) as date), p.period) as period_index,
+        to_report_time(t.ts) as local_at,
+        cast(to_report_time(t.ts) as date) as local_date,
+        period_index(cast(to_report_time(t.ts) as date), p.period) as period_index,
         t.amount,
         t.amount > 0 as is_purchase,
         t.amount < 0 as is_refund,
@@ -27,7 +27,7 @@ final as (
         t.store_id,
     from transactions as t
     cross join params as p
-    where to_local_time(t.ts) < p.as_of
+    where to_report_time(t.ts) < p.as_of
 )
 
 select * from final

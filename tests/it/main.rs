@@ -4,7 +4,9 @@
 mod cdnow;
 mod cli;
 mod common;
+mod edges;
 mod ingest;
+mod invariants;
 mod retention;
 mod rfm;
 mod run;

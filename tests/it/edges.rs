@@ -1,0 +1,145 @@
+//! Edge cases of METRICS.md: an empty period, a customer whose purchases are all refunded, a
+//! period with no starting customers, and a time zone that moves a purchase across a month.
+
+use crate::common::*;
+
+fn warehouse(sb: &Sandbox, transactions: &str, extra_config: &str) {
+    sb.write("t.csv", transactions);
+    sb.write(
+        "crm.toml",
+        &format!(
+            "[warehouse]\npath = \"wh\"\n{extra_config}\n[sources.transactions]\npath = \"t.csv\"\n"
+        ),
+    );
+    sb.ok(&["ingest"]);
+}
+
+#[test]
+fn an_empty_month_counts_as_zero_activity_and_the_month_after_it_has_no_rate() {
+    let sb = Sandbox::new();
+    warehouse(
+        &sb,
+        "transaction_id,customer_id,ts,amount\nt1,a,2024-01-10,10\nt2,b,2024-01-11,10\nt3,a,2024-03-05,10\n",
+        "",
+    );
+    // February has no transaction at all: it is still a period. Everyone active in January is
+    // lost in it (0.0, a number); March starts from nobody, so its rates are empty, not 0.
+    assert_eq!(
+        sb.ok(&["retention", "--as-of", "2024-04-01", "--format", "csv"]),
+        "period,S,E,N,retained,reactivated,retention_rate,strict_retention_rate\n\
+         2024-01,0,2,2,0,0,,\n2024-02,2,0,0,0,0,0.0,0.0\n2024-03,0,1,0,0,1,,\n"
+    );
+    assert_eq!(
+        sb.ok(&[
+            "retention",
+            "--growth",
+            "--as-of",
+            "2024-04-01",
+            "--format",
+            "csv"
+        ]),
+        "period,new,returning,resurrecting,dormant,active,active_previous\n\
+         2024-01,2,0,0,0,2,0\n2024-02,0,0,0,2,0,2\n2024-03,0,0,1,0,1,0\n"
+    );
+    assert_eq!(
+        sb.ok(&[
+            "retention",
+            "--cohorts",
+            "--as-of",
+            "2024-04-01",
+            "--format",
+            "csv"
+        ]),
+        "cohort,age,cohort_size,active,retention\n2024-01,0,2,2,1.0\n2024-01,1,2,0,0.0\n2024-01,2,2,1,0.5\n"
+    );
+}
+
+#[test]
+fn a_customer_whose_only_purchase_is_refunded_is_a_buyer_with_zero_net_revenue() {
+    let sb = Sandbox::new();
+    warehouse(
+        &sb,
+        "transaction_id,customer_id,order_id,ts,amount\nt1,x,o1,2024-01-10,50\nt2,x,o1,2024-01-20,-50\nt3,y,o2,2024-01-15,30\n",
+        "",
+    );
+    let out = sb.ok(&["rfm", "--as-of", "2024-02-01", "--format", "csv"]);
+    let rows = parse_csv(&out);
+    let x = rows.iter().find(|r| r[0] == "x").unwrap();
+    // R counts from the purchase day, not the refund; F = 1 purchase order; M = 0 net.
+    assert_eq!(&x[1..4], ["22", "1", "0.0"]);
+    let out = sb.ok(&[
+        "lifecycle",
+        "--customers",
+        "--as-of",
+        "2024-02-01",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.contains("x,new,2024-01-10,2024-01-10,22"), "{out}");
+    let out = sb.ok(&["forecast", "--as-of", "2024-02-01", "--format", "csv"]);
+    assert!(
+        out.contains("2024-01,actual,,30.0,"),
+        "refund nets out: {out}"
+    );
+}
+
+#[test]
+fn the_report_time_zone_moves_a_late_evening_purchase_into_the_next_month() {
+    let tx = "transaction_id,customer_id,ts,amount\nt1,a,2024-01-31T23:30:00Z,10\nt2,b,2024-01-15T12:00:00Z,10\n";
+    let utc = Sandbox::new();
+    warehouse(&utc, tx, "");
+    assert_eq!(
+        utc.ok(&["retention", "--as-of", "2024-03-01", "--format", "csv"]),
+        "period,S,E,N,retained,reactivated,retention_rate,strict_retention_rate\n2024-01,0,2,2,0,0,,\n2024-02,2,0,0,0,0,0.0,0.0\n"
+    );
+    let paris = Sandbox::new();
+    warehouse(&paris, tx, "[report]\ntimezone = \"Europe/Paris\"");
+    // 23:30 UTC on 31 January is 00:30 on 1 February in Paris.
+    assert_eq!(
+        paris.ok(&["retention", "--as-of", "2024-03-01", "--format", "csv"]),
+        "period,S,E,N,retained,reactivated,retention_rate,strict_retention_rate\n2024-01,0,1,1,0,0,,\n2024-02,1,1,1,0,0,0.0,0.0\n"
+    );
+    // Days count in the zone too: as_of 2024-02-02 is 1 day after a's local purchase day.
+    let rows = parse_csv(&paris.ok(&["rfm", "--as-of", "2024-02-02", "--format", "csv"]));
+    assert_eq!(rows.iter().find(|r| r[0] == "a").unwrap()[1], "1");
+    // The default as_of is the day after the last local transaction day.
+    let out = paris.ok(&[
+        "query",
+        "--sql",
+        "select as_of_date from params",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out, "as_of_date\n2024-02-02\n");
+}
+
+#[test]
+fn an_incomplete_period_is_left_out_of_period_rows_and_empty_in_cohort_cells() {
+    let sb = Sandbox::new();
+    warehouse(
+        &sb,
+        "transaction_id,customer_id,ts,amount\nt1,a,2024-01-10,10\nt2,a,2024-02-10,10\n",
+        "",
+    );
+    let out = sb
+        .cmd(&["retention", "--as-of", "2024-02-15", "--format", "csv"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2024-02 is incomplete"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "period,S,E,N,retained,reactivated,retention_rate,strict_retention_rate\n2024-01,0,1,1,0,0,,\n"
+    );
+    assert_eq!(
+        sb.ok(&[
+            "retention",
+            "--cohorts",
+            "--as-of",
+            "2024-02-15",
+            "--format",
+            "csv"
+        ]),
+        "cohort,age,cohort_size,active,retention\n2024-01,0,1,1,1.0\n2024-01,1,1,,\n"
+    );
+}
