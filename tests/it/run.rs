@@ -79,3 +79,14 @@ fn run_fails_with_a_clear_message_and_non_zero_exit() {
         "{err}"
     );
 }
+
+/// Customers known only from their transactions (orphans): counted in lifecycle, not in the
+/// customers table.
+fn orphan_customers(sb: &Sandbox, cfg: &str) -> u64 {
+    let rows = sb.csv(
+        std::path::Path::new(cfg),
+        "select count(distinct customer_id) from stg_transactions where customer_id not in (select customer_id from customers)",
+        &[],
+    );
+    rows[1][0].parse().unwrap()
+}
