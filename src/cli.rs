@@ -45,8 +45,34 @@ pub enum Command {
     Affinity(ReportArgs),
     /// The data-quality report per table: rejects by reason, null rates, orphans, outliers.
     Quality(QualityArgs),
+    /// Customer lifetime value: BG/NBD + Gamma-Gamma per customer, parameters, holdout check.
+    Clv(ClvArgs),
     /// The nightly batch: ingest what changed, run the analyses, write OUT/<as_of>/.
     Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClvArgs {
+    /// Expected purchases over this many weeks after the calibration end [default: 12 months]
+    #[arg(long)]
+    pub horizon_weeks: Option<f64>,
+    /// Months of CLV [default: clv.horizon_months, else 12]
+    #[arg(long)]
+    pub clv_months: Option<u32>,
+    /// Monthly discount rate [default: clv.discount, else 0.01]
+    #[arg(long)]
+    pub discount: Option<f64>,
+    /// Print the fitted parameters instead of the per-customer table.
+    #[arg(long)]
+    pub params: bool,
+    /// Fit on purchases before this day; compare predicted and actual repeat purchases from it
+    /// to --as-of, per calibration frequency.
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "params")]
+    pub holdout_from: Option<NaiveDate>,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// A report made of several tables; `--table` picks one (all are printed by default).

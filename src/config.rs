@@ -28,6 +28,8 @@ pub struct Config {
     #[serde(default)]
     pub affinity: AffinityConfig,
     #[serde(default)]
+    pub clv: ClvConfig,
+    #[serde(default)]
     pub privacy: PrivacyConfig,
     /// Export files to load, by source name. A source named `customers`, `transactions` or
     /// `interactions` loads into that table; any other name must say `table = "..."`.
@@ -221,6 +223,24 @@ pub struct AffinityConfig {
 impl Default for AffinityConfig {
     fn default() -> Self {
         AffinityConfig { min_support: 0.01 }
+    }
+}
+
+/// METRICS.md "Customer lifetime value".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClvConfig {
+    pub horizon_months: u32,
+    /// Monthly discount rate.
+    pub discount: f64,
+}
+
+impl Default for ClvConfig {
+    fn default() -> Self {
+        ClvConfig {
+            horizon_months: 12,
+            discount: 0.01,
+        }
     }
 }
 

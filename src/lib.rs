@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod ingest;
+pub mod models;
 pub mod output;
 pub mod periods;
 pub mod sample;
@@ -31,6 +32,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Service(a) => cmd::report::run(cmd::report::SERVICE, a),
         Command::Affinity(a) => cmd::report::run(cmd::report::AFFINITY, a),
         Command::Quality(a) => cmd::quality::run(a),
+        Command::Clv(a) => cmd::clv::run(a),
         Command::Run(a) => cmd::run::run(a),
     }
 }

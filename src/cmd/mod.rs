@@ -1,5 +1,6 @@
 //! One file per subcommand, each exposing `run(args)`.
 
+pub mod clv;
 pub mod forecast;
 pub mod ingest;
 pub mod lifecycle;

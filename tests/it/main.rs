@@ -3,6 +3,7 @@
 
 mod cdnow;
 mod cli;
+mod clv;
 mod common;
 mod edges;
 mod ingest;

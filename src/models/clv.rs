@@ -1,0 +1,421 @@
+//! Customer lifetime value: BG/NBD (Fader, Hardie & Lee 2005) for the purchase process and
+//! Gamma-Gamma (Fader & Hardie 2013) for the value of a purchase, both fitted by maximum
+//! likelihood on log-parameters with Nelder-Mead (argmin). Definitions: METRICS.md "Customer
+//! lifetime value". Every model takes the same per-customer summary (`queries/marts/clv_summary.sql`).
+
+use argmin::core::{CostFunction, Executor, State, TerminationReason, TerminationStatus};
+use argmin::solver::neldermead::NelderMead;
+use statrs::function::gamma::ln_gamma;
+
+use super::special::hyp2f1;
+
+/// One customer's summary, in weeks (METRICS.md "Customer lifetime value").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub customer_id: String,
+    /// x: repeat purchase days.
+    pub frequency: f64,
+    /// t_x: weeks from the first to the last purchase day.
+    pub recency: f64,
+    /// T: weeks from the first purchase day to the end of calibration.
+    pub t: f64,
+    /// Mean amount of the repeat purchase days; None when x = 0.
+    pub monetary_value: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct BgNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+    pub log_likelihood: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct GammaGamma {
+    pub p: f64,
+    pub q: f64,
+    pub gamma: f64,
+    pub log_likelihood: f64,
+    /// Customers with repeat purchases whose mean value is <= 0 (refunds): left out of the fit.
+    pub excluded_non_positive: usize,
+    /// Customers the fit used (x > 0 and a positive mean value).
+    pub customers: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FitError {
+    #[error("{model}: no customers to fit ({why})")]
+    NoData { model: &'static str, why: String },
+    #[error(
+        "{model}: the fit did not converge after {iterations} iterations (last log-likelihood {ll:.2}); \
+         try a longer calibration period, more customers, or check the data for customers with absurd values"
+    )]
+    NotConverged {
+        model: &'static str,
+        iterations: u64,
+        ll: f64,
+    },
+    #[error("{model}: the optimiser failed: {message}")]
+    Optimiser {
+        model: &'static str,
+        message: String,
+    },
+}
+
+/// Customers with the same (x, t_x, T) contribute the same likelihood: fit on the distinct
+/// triples, weighted, so that a million customers cost what their distinct histories cost.
+#[derive(Debug, Clone)]
+struct Grouped {
+    x: Vec<f64>,
+    /// Index of x in the distinct frequencies.
+    xi: Vec<usize>,
+    tx: Vec<f64>,
+    t: Vec<f64>,
+    weight: Vec<f64>,
+}
+
+fn group(data: &[Summary]) -> Grouped {
+    let mut map: std::collections::HashMap<(u64, u64, u64), f64> = std::collections::HashMap::new();
+    for s in data {
+        *map.entry((s.frequency.to_bits(), s.recency.to_bits(), s.t.to_bits()))
+            .or_default() += 1.0;
+    }
+    let mut keys: Vec<_> = map.into_iter().collect();
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut g = Grouped {
+        x: vec![],
+        xi: vec![],
+        tx: vec![],
+        t: vec![],
+        weight: vec![],
+    };
+    for ((x, tx, t), w) in keys {
+        g.x.push(f64::from_bits(x));
+        g.xi.push(0);
+        g.tx.push(f64::from_bits(tx));
+        g.t.push(f64::from_bits(t));
+        g.weight.push(w);
+    }
+    g
+}
+
+/// The BG/NBD log-likelihood of one customer (the paper's equation 6, on logs).
+pub fn bgnbd_ll(r: f64, alpha: f64, a: f64, b: f64, x: f64, tx: f64, t: f64) -> f64 {
+    let a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
+    let a2 = ln_gamma(a + b) + ln_gamma(b + x) - ln_gamma(b) - ln_gamma(a + b + x);
+    let a3 = -(r + x) * (alpha + t).ln();
+    if x > 0.0 {
+        let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + tx).ln();
+        let m = a3.max(a4);
+        a1 + a2 + m + ((a3 - m).exp() + (a4 - m).exp()).ln()
+    } else {
+        a1 + a2 + a3
+    }
+}
+
+struct BgNbdCost<'a>(&'a Grouped, Vec<f64>);
+
+impl CostFunction for BgNbdCost<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, p: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        let (r, alpha, a, b) = (p[0].exp(), p[1].exp(), p[2].exp(), p[3].exp());
+        let (g, xs) = (self.0, &self.1);
+        // The gamma-function terms depend on x alone: once per distinct x, not per customer.
+        let base = ln_gamma(a + b) - ln_gamma(b) - ln_gamma(r) + r * alpha.ln();
+        let by_x: Vec<f64> = xs
+            .iter()
+            .map(|&x| ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x))
+            .collect();
+        let ln_a = a.ln();
+        let mut ll = 0.0;
+        for i in 0..g.x.len() {
+            let x = g.x[i];
+            let a3 = -(r + x) * (alpha + g.t[i]).ln();
+            let tail = if x > 0.0 {
+                let a4 = ln_a - (b + x - 1.0).ln() - (r + x) * (alpha + g.tx[i]).ln();
+                let m = a3.max(a4);
+                m + ((a3 - m).exp() + (a4 - m).exp()).ln()
+            } else {
+                a3
+            };
+            ll += g.weight[i] * (base + by_x[g.xi[i]] + tail);
+        }
+        Ok(if ll.is_finite() { -ll } else { f64::MAX })
+    }
+}
+
+/// Nelder-Mead on log-parameters from `start`, restarted from its own optimum until the
+/// log-likelihood stops improving (a single Nelder-Mead run can stall on a ridge).
+fn minimise<C>(model: &'static str, cost: &C, start: Vec<f64>) -> Result<(Vec<f64>, f64), FitError>
+where
+    C: CostFunction<Param = Vec<f64>, Output = f64> + Clone,
+{
+    let mut best = start;
+    let mut best_cost = f64::MAX;
+    for _round in 0..8 {
+        let n = best.len();
+        let mut simplex = vec![best.clone()];
+        for i in 0..n {
+            let mut v = best.clone();
+            v[i] += 0.5;
+            simplex.push(v);
+        }
+        let solver = NelderMead::new(simplex)
+            .with_sd_tolerance(1e-10)
+            .map_err(|e| FitError::Optimiser {
+                model,
+                message: e.to_string(),
+            })?;
+        let res = Executor::new(cost.clone(), solver)
+            .configure(|s| s.max_iters(3000))
+            .run()
+            .map_err(|e| FitError::Optimiser {
+                model,
+                message: e.to_string(),
+            })?;
+        let state = res.state();
+        let param = state.get_best_param().cloned().unwrap_or(best.clone());
+        let c = state.get_best_cost();
+        let hit_limit = matches!(
+            state.get_termination_status(),
+            TerminationStatus::Terminated(TerminationReason::MaxItersReached)
+        );
+        let improvement = best_cost - c;
+        if c < best_cost {
+            best = param;
+            best_cost = c;
+        }
+        // Converged when a fresh simplex around the optimum finds nothing better: a flat ridge
+        // (Gamma-Gamma has one) can keep the simplex from shrinking below the tolerance.
+        if improvement.abs() < 1e-7 {
+            return Ok((best, best_cost));
+        }
+        if hit_limit && _round == 7 {
+            return Err(FitError::NotConverged {
+                model,
+                iterations: state.get_iter(),
+                ll: -c,
+            });
+        }
+    }
+    if !best_cost.is_finite() || best_cost == f64::MAX {
+        return Err(FitError::NotConverged {
+            model,
+            iterations: 0,
+            ll: f64::NAN,
+        });
+    }
+    Ok((best, best_cost))
+}
+
+impl Clone for BgNbdCost<'_> {
+    fn clone(&self) -> Self {
+        BgNbdCost(self.0, self.1.clone())
+    }
+}
+
+/// The distinct frequencies, and each group's index into them.
+fn distinct_x(g: &mut Grouped) -> Vec<f64> {
+    let mut xs: Vec<f64> = g.x.clone();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    for i in 0..g.x.len() {
+        g.xi[i] = xs
+            .binary_search_by(|v| v.total_cmp(&g.x[i]))
+            .expect("present");
+    }
+    xs
+}
+
+/// Fits BG/NBD by maximum likelihood.
+pub fn fit_bgnbd(data: &[Summary]) -> Result<BgNbd, FitError> {
+    if data.is_empty() {
+        return Err(FitError::NoData {
+            model: "BG/NBD",
+            why: "no customer has a purchase before the calibration end".into(),
+        });
+    }
+    if data.iter().all(|s| s.frequency == 0.0) {
+        return Err(FitError::NoData {
+            model: "BG/NBD",
+            why: "no customer made a repeat purchase: the drop-out process cannot be estimated; use a longer calibration period".into(),
+        });
+    }
+    let mut g = group(data);
+    let xs = distinct_x(&mut g);
+    let (p, cost) = minimise("BG/NBD", &BgNbdCost(&g, xs), vec![0.0, 0.0, 0.0, 0.0])?;
+    Ok(BgNbd {
+        r: p[0].exp(),
+        alpha: p[1].exp(),
+        a: p[2].exp(),
+        b: p[3].exp(),
+        log_likelihood: -cost,
+    })
+}
+
+impl BgNbd {
+    /// P(alive | x, t_x, T).
+    pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> f64 {
+        if x == 0.0 {
+            return 1.0;
+        }
+        let BgNbd { r, alpha, a, b, .. } = *self;
+        let ln_ratio = (r + x) * ((alpha + t).ln() - (alpha + tx).ln());
+        1.0 / (1.0 + (a / (b + x - 1.0)) * ln_ratio.exp())
+    }
+
+    /// E[Y(horizon) | x, t_x, T]: expected purchases in the `horizon` weeks after T
+    /// (the paper's equation 10).
+    pub fn expected_purchases(&self, horizon: f64, x: f64, tx: f64, t: f64) -> f64 {
+        if horizon <= 0.0 {
+            return 0.0;
+        }
+        let BgNbd { r, alpha, a, b, .. } = *self;
+        let z = horizon / (alpha + t + horizon);
+        let ln_pow = (r + x) * ((alpha + t).ln() - (alpha + t + horizon).ln());
+        let num = (a + b + x - 1.0) / (a - 1.0)
+            * (1.0 - ln_pow.exp() * hyp2f1(r + x, b + x, a + b + x - 1.0, z));
+        let den = if x > 0.0 {
+            1.0 + (a / (b + x - 1.0)) * ((r + x) * ((alpha + t).ln() - (alpha + tx).ln())).exp()
+        } else {
+            1.0
+        };
+        num / den
+    }
+}
+
+/// The Gamma-Gamma log-likelihood of one customer with x repeat purchases of mean value m.
+pub fn gamma_gamma_ll(p: f64, q: f64, gamma: f64, x: f64, m: f64) -> f64 {
+    ln_gamma(p * x + q) - ln_gamma(p * x) - ln_gamma(q)
+        + q * gamma.ln()
+        + (p * x - 1.0) * m.ln()
+        + (p * x) * x.ln()
+        - (p * x + q) * (x * m + gamma).ln()
+}
+
+#[derive(Clone)]
+struct GgCost<'a>(&'a [(f64, f64)]);
+
+impl CostFunction for GgCost<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, p: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        let (pp, q, g) = (p[0].exp(), p[1].exp(), p[2].exp());
+        let ll: f64 = self
+            .0
+            .iter()
+            .map(|&(x, m)| gamma_gamma_ll(pp, q, g, x, m))
+            .sum();
+        Ok(if ll.is_finite() { -ll } else { f64::MAX })
+    }
+}
+
+/// Fits Gamma-Gamma on the customers with repeat purchases and a positive mean value; the ones
+/// with a mean value <= 0 are counted in `excluded_non_positive`.
+pub fn fit_gamma_gamma(data: &[Summary]) -> Result<GammaGamma, FitError> {
+    let mut excluded = 0;
+    let mut points = Vec::new();
+    for s in data.iter().filter(|s| s.frequency > 0.0) {
+        match s.monetary_value {
+            Some(m) if m > 0.0 => points.push((s.frequency, m)),
+            _ => excluded += 1,
+        }
+    }
+    if points.is_empty() {
+        return Err(FitError::NoData {
+            model: "Gamma-Gamma",
+            why: format!(
+                "no customer with repeat purchases of positive mean value ({excluded} left out with a mean <= 0)"
+            ),
+        });
+    }
+    let (p, cost) = minimise("Gamma-Gamma", &GgCost(&points), vec![0.0, 0.0, 0.0])?;
+    Ok(GammaGamma {
+        p: p[0].exp(),
+        q: p[1].exp(),
+        gamma: p[2].exp(),
+        log_likelihood: -cost,
+        excluded_non_positive: excluded,
+        customers: points.len(),
+    })
+}
+
+impl GammaGamma {
+    /// E[M | x, m]: the expected value of a customer's future purchase. Customers with no
+    /// repeat purchase (or a non-positive mean) get the population mean p * gamma / (q - 1).
+    pub fn expected_order_value(&self, x: f64, m: Option<f64>) -> f64 {
+        let GammaGamma { p, q, gamma, .. } = *self;
+        match m {
+            Some(m) if x > 0.0 && m > 0.0 => (gamma + x * m) * p / (p * x + q - 1.0),
+            _ => p * gamma / (q - 1.0),
+        }
+    }
+}
+
+/// Weeks in a month, as lifetimes counts them, so that figures compare.
+pub const WEEKS_PER_MONTH: f64 = 4.345;
+
+/// CLV = sum over months i of value * (E[X(t_i)] - E[X(t_{i-1})]) / (1 + d)^i.
+pub fn clv(bg: &BgNbd, value: f64, s: &Summary, months: u32, monthly_discount: f64) -> f64 {
+    let mut total = 0.0;
+    let mut previous = 0.0;
+    for i in 1..=months {
+        let e = bg.expected_purchases(i as f64 * WEEKS_PER_MONTH, s.frequency, s.recency, s.t);
+        total += value * (e - previous) / (1.0 + monthly_discount).powi(i as i32);
+        previous = e;
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_are_probabilities_and_expectations_grow_with_the_horizon() {
+        let bg = BgNbd {
+            r: 0.2426,
+            alpha: 4.4136,
+            a: 0.7929,
+            b: 2.4259,
+            log_likelihood: 0.0,
+        };
+        for (x, tx, t) in [
+            (0.0, 0.0, 38.86),
+            (2.0, 30.43, 38.86),
+            (5.0, 10.0, 38.86),
+            (1.0, 1.71, 38.86),
+        ] {
+            let p = bg.p_alive(x, tx, t);
+            assert!((0.0..=1.0).contains(&p), "{p}");
+            let mut prev = 0.0;
+            for h in [1.0, 10.0, 39.0, 100.0] {
+                let e = bg.expected_purchases(h, x, tx, t);
+                assert!(e > prev, "E[X({h})] = {e} after {prev}");
+                prev = e;
+            }
+        }
+        // A customer who bought recently is more likely alive than one who stopped long ago.
+        assert!(bg.p_alive(5.0, 38.0, 38.86) > bg.p_alive(5.0, 5.0, 38.86));
+    }
+
+    #[test]
+    fn gamma_gamma_mean_shrinks_toward_the_population() {
+        let gg = GammaGamma {
+            p: 6.25,
+            q: 3.74,
+            gamma: 15.44,
+            log_likelihood: 0.0,
+            excluded_non_positive: 0,
+            customers: 0,
+        };
+        let population = gg.expected_order_value(0.0, None);
+        assert!((population - 6.25 * 15.44 / 2.74).abs() < 1e-12);
+        let one = gg.expected_order_value(1.0, Some(100.0));
+        let many = gg.expected_order_value(20.0, Some(100.0));
+        assert!(population < one && one < many && many < 100.0);
+    }
+}

@@ -1,0 +1,236 @@
+//! Customer lifetime value on CDNOW against the published values (Fader, Hardie & Lee 2005,
+//! "Counting Your Customers the Easy Way"; Fader & Hardie's Gamma-Gamma note), as listed in
+//! ../shared/data/cdnow/README.md: calibration 1997-01-01 to 1997-09-30, weeks.
+
+use std::collections::HashMap;
+
+use crate::common::*;
+
+fn cdnow_sample() -> Sandbox {
+    let sb = Sandbox::new();
+    let data = cdnow("cdnow_sample.csv");
+    sb.write(
+        "crm.toml",
+        &format!("[warehouse]\npath = \"wh\"\n[sources.transactions]\npath = {:?}\n[sources.transactions.columns]\nts = \"date\"\n", data.to_str().unwrap()),
+    );
+    sb.ok(&["ingest"]);
+    sb
+}
+
+/// Four significant digits: |a - b| < 0.5 in the fourth significant digit of b.
+fn sig4(a: f64, b: f64) -> bool {
+    let scale = 10f64.powf(b.abs().log10().floor() - 3.0);
+    (a - b).abs() <= 0.5 * scale + 1e-12
+}
+
+#[test]
+fn summary_equals_the_papers_per_customer_summary_for_all_2357_customers() {
+    let sb = cdnow_sample();
+    let out = sb.ok(&[
+        "query",
+        "--sql",
+        "select customer_id, frequency, recency, t from clv_summary",
+        "--as-of",
+        "1997-10-01",
+        "--format",
+        "csv",
+    ]);
+    let ours: HashMap<String, (String, f64, f64)> = parse_csv(&out)[1..]
+        .iter()
+        .map(|r| {
+            (
+                r[0].clone(),
+                (r[1].clone(), r[2].parse().unwrap(), r[3].parse().unwrap()),
+            )
+        })
+        .collect();
+    let ids: HashMap<String, String> =
+        parse_csv(&std::fs::read_to_string(cdnow("cdnow_sample_id_map.csv")).unwrap())[1..]
+            .iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+    let paper =
+        parse_csv(&std::fs::read_to_string(cdnow("cdnow_sample_paper_summary.csv")).unwrap());
+    assert_eq!(paper.len() - 1, 2357);
+    assert_eq!(ours.len(), 2357);
+    for r in &paper[1..] {
+        let id = &ids[&r[0]];
+        let (x, tx, t) = &ours[id];
+        assert_eq!(x, &r[1], "frequency of sample id {} (customer {id})", r[0]);
+        assert!(
+            (tx - r[2].parse::<f64>().unwrap()).abs() < 0.005 + 1e-9,
+            "recency of {}: {tx} vs {}",
+            r[0],
+            r[2]
+        );
+        assert!(
+            (t - r[3].parse::<f64>().unwrap()).abs() < 0.005 + 1e-9,
+            "T of {}: {t} vs {}",
+            r[0],
+            r[3]
+        );
+    }
+}
+
+#[test]
+fn bgnbd_and_gamma_gamma_reproduce_fader_hardie_lee_2005_on_cdnow_to_4_significant_digits() {
+    let sb = cdnow_sample();
+    let out = sb.ok(&[
+        "clv",
+        "--as-of",
+        "1997-10-01",
+        "--params",
+        "--format",
+        "json",
+    ]);
+    let p: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let bg = &p["bgnbd"];
+    for (name, published) in [
+        ("r", 0.2426),
+        ("alpha", 4.4136),
+        ("a", 0.7929),
+        ("b", 2.4259),
+    ] {
+        let v = bg[name].as_f64().unwrap();
+        assert!(
+            sig4(v, published),
+            "BG/NBD {name} = {v}, published {published}"
+        );
+    }
+    let ll = bg["log_likelihood"].as_f64().unwrap();
+    assert!((ll - -9582.43).abs() < 0.01, "log-likelihood {ll}");
+    let gg = &p["gamma_gamma"];
+    // Published to 3 significant digits in the note: p = 6.25, q = 3.74, gamma = 15.44.
+    for (name, published, tol) in [
+        ("p", 6.25, 0.005),
+        ("q", 3.74, 0.005),
+        ("gamma", 15.44, 0.005),
+    ] {
+        let v = gg[name].as_f64().unwrap();
+        assert!(
+            (v - published).abs() <= tol * published.max(1.0),
+            "Gamma-Gamma {name} = {v}, published {published}"
+        );
+    }
+    assert_eq!(
+        gg["customers"], 946,
+        "the 946 customers with repeat purchases"
+    );
+    assert_eq!(gg["excluded_non_positive"], 0);
+}
+
+#[test]
+fn per_customer_values_have_the_stable_shape_and_hold_their_invariants() {
+    let sb = cdnow_sample();
+    let out = sb.ok(&[
+        "clv",
+        "--as-of",
+        "1997-10-01",
+        "--horizon-weeks",
+        "39",
+        "--clv-months",
+        "12",
+        "--format",
+        "csv",
+    ]);
+    let rows = parse_csv(&out);
+    assert_eq!(
+        rows[0],
+        [
+            "customer_id",
+            "frequency",
+            "recency",
+            "t",
+            "monetary_value",
+            "p_alive",
+            "expected_purchases",
+            "expected_order_value",
+            "clv"
+        ]
+    );
+    assert_eq!(rows.len() - 1, 2357);
+    let mut total_expected = 0.0;
+    for r in &rows[1..] {
+        let p: f64 = r[5].parse().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{r:?}");
+        let e: f64 = r[6].parse().unwrap();
+        assert!(e >= 0.0);
+        total_expected += e;
+        assert!(r[8].parse::<f64>().unwrap() >= 0.0);
+        if r[1] == "0" {
+            assert_eq!(
+                r[5], "1.0",
+                "no repeat purchase: alive by the model's assumption"
+            );
+            assert_eq!(r[4], "");
+        }
+    }
+    // The model's conditional expectation for the 39 weeks after calibration against what the
+    // 2,357 customers actually did in those weeks (distinct purchase days, as the model counts).
+    let actual = sb.csv(
+        &sb.path("crm.toml"),
+        "select count(*) from (select distinct customer_id, local_date from stg_transactions \
+         where not is_refund and local_date >= date '1997-10-01')",
+        &["--as-of", "1998-07-01"],
+    );
+    let actual: f64 = actual[1][0].parse().unwrap();
+    assert!(
+        (total_expected - actual).abs() < 0.15 * actual,
+        "expected {total_expected:.0}, actual {actual}"
+    );
+}
+
+#[test]
+fn holdout_mode_compares_predicted_and_actual_repeat_purchases_per_calibration_frequency() {
+    let sb = cdnow_sample();
+    let out = sb.ok(&[
+        "clv",
+        "--holdout-from",
+        "1997-10-01",
+        "--as-of",
+        "1998-07-01",
+        "--format",
+        "csv",
+    ]);
+    let rows = parse_csv(&out);
+    assert_eq!(
+        rows[0],
+        [
+            "calibration_frequency",
+            "customers",
+            "actual_mean",
+            "predicted_mean",
+            "error"
+        ]
+    );
+    let customers: u64 = rows[1..].iter().map(|r| r[1].parse::<u64>().unwrap()).sum();
+    assert_eq!(customers, 2357);
+    assert_eq!(rows[1][0], "0");
+    assert_eq!(rows.last().unwrap()[0], "7+");
+    // Customers who bought more in calibration buy more in the holdout, and the model follows.
+    let actual: Vec<f64> = rows[1..].iter().map(|r| r[2].parse().unwrap()).collect();
+    let predicted: Vec<f64> = rows[1..].iter().map(|r| r[3].parse().unwrap()).collect();
+    assert!(actual.first() < actual.last() && predicted.first() < predicted.last());
+    for (a, p) in actual.iter().zip(&predicted) {
+        assert!((a - p).abs() < 1.5, "{a} vs {p}");
+    }
+}
+
+#[test]
+fn a_fit_without_repeat_buyers_says_what_to_try() {
+    let sb = Sandbox::new();
+    sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[sources.transactions]\npath = \"t.csv\"\n",
+    );
+    sb.write(
+        "t.csv",
+        "transaction_id,customer_id,ts,amount\nt1,a,2024-01-01,10\nt2,b,2024-01-02,20\n",
+    );
+    sb.ok(&["ingest"]);
+    let err = sb.fails(&["clv"]);
+    assert!(
+        err.contains("no customer made a repeat purchase") && err.contains("longer calibration"),
+        "{err}"
+    );
+}
