@@ -1,0 +1,25 @@
+//! Fitting BG/NBD + Gamma-Gamma for a million customers (issue goal: under 5 s in a release
+//! build). The customers are drawn from the models' own generative story with CDNOW-like
+//! parameters, over a two-year window counted in whole days, as a warehouse would give them.
+//!
+//! Run: `cargo bench --bench clv_fit` (criterion reports the time per fit).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use crm::models::clv::{fit_bgnbd, fit_gamma_gamma, simulate};
+
+fn fit_a_million(c: &mut Criterion) {
+    let data = simulate(1_000_000, 42);
+    let mut group = c.benchmark_group("clv");
+    group.sample_size(10);
+    group.bench_function("bgnbd_and_gamma_gamma_fit_1m_customers", |bench| {
+        bench.iter(|| {
+            let bg = fit_bgnbd(&data).expect("BG/NBD fits");
+            let gg = fit_gamma_gamma(&data).expect("Gamma-Gamma fits");
+            (bg, gg)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, fit_a_million);
+criterion_main!(benches);
