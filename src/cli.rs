@@ -47,8 +47,27 @@ pub enum Command {
     Quality(QualityArgs),
     /// Customer lifetime value: BG/NBD + Gamma-Gamma per customer, parameters, holdout check.
     Clv(ClvArgs),
+    /// Behavioural segments by k-means on recency, frequency and monetary value.
+    Cluster(ClusterArgs),
     /// The nightly batch: ingest what changed, run the analyses, write OUT/<as_of>/.
     Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Number of clusters [default: cluster.k, else chosen in 2..=8 by mean silhouette]
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Random seed of k-means [default: cluster.seed, else 42]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print each customer's cluster instead of the cluster profiles.
+    #[arg(long)]
+    pub assignments: bool,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +127,8 @@ pub enum Segmentation {
     Geographic,
     /// Preferred channel, preferred category, order-frequency band.
     Behavioural,
+    /// k-means clusters on recency, frequency and monetary value (`crm cluster`).
+    Kmeans,
 }
 
 #[derive(Debug, Args)]

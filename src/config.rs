@@ -30,6 +30,8 @@ pub struct Config {
     #[serde(default)]
     pub clv: ClvConfig,
     #[serde(default)]
+    pub cluster: ClusterConfig,
+    #[serde(default)]
     pub privacy: PrivacyConfig,
     /// Export files to load, by source name. A source named `customers`, `transactions` or
     /// `interactions` loads into that table; any other name must say `table = "..."`.
@@ -223,6 +225,21 @@ pub struct AffinityConfig {
 impl Default for AffinityConfig {
     fn default() -> Self {
         AffinityConfig { min_support: 0.01 }
+    }
+}
+
+/// METRICS.md "Clustering (behavioural segments)".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Number of clusters; chosen by silhouette in 2..=8 when absent.
+    pub k: Option<usize>,
+    pub seed: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig { k: None, seed: 42 }
     }
 }
 

@@ -33,6 +33,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Affinity(a) => cmd::report::run(cmd::report::AFFINITY, a),
         Command::Quality(a) => cmd::quality::run(a),
         Command::Clv(a) => cmd::clv::run(a),
+        Command::Cluster(a) => cmd::cluster::run(a),
         Command::Run(a) => cmd::run::run(a),
     }
 }

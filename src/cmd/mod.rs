@@ -1,5 +1,6 @@
 //! One file per subcommand, each exposing `run(args)`.
 
+pub mod cluster;
 pub mod clv;
 pub mod forecast;
 pub mod ingest;

@@ -117,6 +117,7 @@ async fn write_report(
             _ => {}
         }
     }
+    let models = write_models(&engine, config, &tmp).await?;
     let lists = super::rfm::target_lists(&engine).await?;
     super::rfm::write_target_lists(&tmp.join("targets"), &lists)?;
 
@@ -145,6 +146,7 @@ async fn write_report(
         "rfm_segments": segments,
         "lifecycle": lifecycle,
         "retention_rate": retention,
+        "models": models,
     });
     let path = tmp.join("summary.json");
     std::fs::write(
@@ -174,4 +176,60 @@ pub fn to_json(
     output::write_to(batches, schema, OutputFormat::Json, &mut buf)
         .map_err(|e| Error::query("json", e))?;
     serde_json::from_slice(&buf).map_err(|e| Error::query("json", e))
+}
+
+/// The model tables: k-means profiles and assignments, CLV per customer and its parameters. A
+/// model that cannot be fitted on this data is reported (stderr and summary.json), and the
+/// rest of the report is still written.
+async fn write_models(engine: &Engine, config: &Config, dir: &Path) -> Result<serde_json::Value> {
+    let mut models = serde_json::Map::new();
+    let write = |name: &str, batch: RecordBatch| -> Result<()> {
+        let schema = batch.schema();
+        output::write(
+            std::slice::from_ref(&batch),
+            &schema,
+            OutputFormat::Csv,
+            Some(&dir.join(format!("{name}.csv"))),
+        )?;
+        output::write(
+            &[batch],
+            &schema,
+            OutputFormat::Parquet,
+            Some(&dir.join(format!("{name}.parquet"))),
+        )
+    };
+    match super::cluster::fit(engine, config.cluster.k, config.cluster.seed).await {
+        Ok((c, data)) => {
+            write("cluster_profiles", super::cluster::profiles_batch(&c))?;
+            write(
+                "cluster_assignments",
+                super::cluster::assignments_batch(&c, &data),
+            )?;
+            models.insert(
+                "kmeans".into(),
+                json!({"k": c.k, "silhouettes": c.silhouettes, "profiles": c.profiles}),
+            );
+        }
+        Err(e) => {
+            eprintln!("warning: k-means skipped: {e}");
+            models.insert("kmeans".into(), json!({"error": e.to_string()}));
+        }
+    }
+    let data = super::clv::summaries(engine).await?;
+    match super::clv::fit(&data) {
+        Ok(fitted) => {
+            let months = config.clv.horizon_months;
+            let horizon = months as f64 * crate::models::clv::WEEKS_PER_MONTH;
+            write(
+                "clv",
+                super::clv::per_customer(&fitted, &data, horizon, months, config.clv.discount),
+            )?;
+            models.insert("clv".into(), super::clv::params_json(&fitted));
+        }
+        Err(e) => {
+            eprintln!("warning: CLV skipped: {e}");
+            models.insert("clv".into(), json!({"error": e.to_string()}));
+        }
+    }
+    Ok(serde_json::Value::Object(models))
 }

@@ -11,6 +11,7 @@ fn name(by: Segmentation) -> &'static str {
         Segmentation::Demographic => "demographic",
         Segmentation::Geographic => "geographic",
         Segmentation::Behavioural => "behavioural",
+        Segmentation::Kmeans => "kmeans",
     }
 }
 
@@ -24,6 +25,21 @@ pub fn segments_sql(by: Segmentation) -> String {
 }
 
 pub fn run(args: SegmentArgs) -> Result<()> {
+    if args.by == Segmentation::Kmeans {
+        if args.export.is_some() {
+            return Err(Error::usage(
+                "--export with --by kmeans: use `crm cluster --assignments --format csv`",
+            ));
+        }
+        let cluster = crate::cli::ClusterArgs {
+            k: None,
+            seed: None,
+            assignments: false,
+            warehouse: args.warehouse,
+            output: args.output,
+        };
+        return super::cluster::run(cluster);
+    }
     let mut config = super::resolve_config(&args.warehouse)?;
     if let Some(p) = args.period {
         config.retention.period = p;
@@ -56,7 +72,7 @@ async fn export(engine: &Engine, by: Segmentation, dir: &std::path::Path) -> Res
         Segmentation::Demographic => &["age_band", "gender", "income_band"],
         Segmentation::Geographic => &["country", "region", "city"],
         Segmentation::Behavioural => &["preferred_channel", "preferred_category", "frequency_band"],
-        Segmentation::Rfm => unreachable!(),
+        Segmentation::Rfm | Segmentation::Kmeans => unreachable!("handled above"),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut files = 0;
