@@ -201,15 +201,26 @@ pub struct LifecycleArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum ForecastMethod {
-    /// METRICS.md's seed formula: Average Sales * (1 + Growth Rate)^h.
+    /// Every model side by side, with the backtest and the recommended one.
+    All,
+    /// METRICS.md's seed formula: Average Sales * (1 + Growth Rate)^h (its own table).
     Seed,
+    /// The value one season before (the baseline).
+    SeasonalNaive,
+    /// Exponential smoothing (AutoETS), no season.
+    Ets,
+    /// MSTL seasonal decomposition with an AutoETS trend.
+    MstlEts,
 }
 
 #[derive(Debug, Args)]
 pub struct ForecastArgs {
     /// Forecasting method.
-    #[arg(long, value_enum, default_value_t = ForecastMethod::Seed)]
+    #[arg(long, value_enum, default_value_t = ForecastMethod::All)]
     pub method: ForecastMethod,
+    /// With every model: print only this table, `forecasts` or `backtest` (needed for csv/json/parquet).
+    #[arg(long)]
+    pub table: Option<String>,
     /// Calendar period [default: forecast.period, else month]
     #[arg(long, value_enum)]
     pub period: Option<Period>,

@@ -189,6 +189,8 @@ pub struct ForecastConfig {
     pub period: Period,
     pub lookback: u32,
     pub horizon: u32,
+    /// Rolling origins of the backtest.
+    pub backtest_origins: u32,
 }
 
 impl Default for ForecastConfig {
@@ -197,6 +199,18 @@ impl Default for ForecastConfig {
             period: Period::Month,
             lookback: 12,
             horizon: 6,
+            backtest_origins: 6,
+        }
+    }
+}
+
+impl Period {
+    /// Periods in a season (METRICS.md "Sales forecast": 12 for months); 1 for years.
+    pub fn season_length(self) -> usize {
+        match self {
+            Period::Month => 12,
+            Period::Quarter => 4,
+            Period::Year => 1,
         }
     }
 }
@@ -442,6 +456,9 @@ impl Config {
                 "lifecycle.at_risk_days ({}) must be below retention.active_days ({}): at risk comes before churned",
                 self.lifecycle.at_risk_days, self.retention.active_days
             )));
+        }
+        if self.forecast.backtest_origins == 0 {
+            return Err(err("forecast.backtest_origins must be at least 1".into()));
         }
         if self.forecast.lookback < 2 {
             return Err(err(

@@ -7,31 +7,13 @@ with
 
 params as (select * from params),
 
-revenue as (
-    select period_index(t.local_date, p.forecast_period) as period_index, sum(t.amount) as net_revenue
-    from stg_transactions as t
-    cross join params as p
-    group by 1
-),
-
-bounds as (
-    select
-        -- The period holding as_of is incomplete (or empty): the last complete one is before it.
-        period_index(p.as_of_date, p.forecast_period) - 1 as last_index,
-        greatest(period_index(p.as_of_date, p.forecast_period) - p.forecast_lookback, min(r.period_index)) as first_index,
-    from revenue as r
-    cross join params as p
-    group by p.as_of_date, p.forecast_period, p.forecast_lookback
-),
-
-window_periods as (
-    select unnest(range(first_index, last_index + 1)) as period_index from bounds
-),
+history as (select * from revenue_history),
 
 actuals as (
-    select w.period_index, coalesce(r.net_revenue, 0) as net_revenue
-    from window_periods as w
-    left join revenue as r on r.period_index = w.period_index
+    select h.period_index, h.net_revenue
+    from history as h
+    cross join params as p
+    where h.period_index > (select max(period_index) from history) - p.forecast_lookback
 ),
 
 rates as (
@@ -47,8 +29,7 @@ model as (
         (select avg(net_revenue) from actuals) as average_sales,
         (select avg(growth_rate) from rates) as growth_rate,
         (select count(*) from actuals) as periods_used,
-        b.last_index,
-    from bounds as b
+        (select max(period_index) from history) as last_index,
 ),
 
 horizon as (

@@ -215,6 +215,14 @@ async fn write_models(engine: &Engine, config: &Config, dir: &Path) -> Result<se
             models.insert("kmeans".into(), json!({"error": e.to_string()}));
         }
     }
+    let forecast =
+        super::forecast::report(engine, config, &crate::models::forecast::Method::ALL).await?;
+    write("forecasts", forecast.forecasts)?;
+    write("forecast_backtest", forecast.backtest)?;
+    models.insert(
+        "forecast".into(),
+        json!({"recommended": forecast.recommended}),
+    );
     let data = super::clv::summaries(engine).await?;
     match super::clv::fit(&data) {
         Ok(fitted) => {

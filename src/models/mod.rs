@@ -3,4 +3,5 @@
 
 pub mod cluster;
 pub mod clv;
+pub mod forecast;
 pub mod special;

@@ -76,7 +76,15 @@ fn a_customer_whose_only_purchase_is_refunded_is_a_buyer_with_zero_net_revenue()
         "csv",
     ]);
     assert!(out.contains("x,new,2024-01-10,2024-01-10,22"), "{out}");
-    let out = sb.ok(&["forecast", "--as-of", "2024-02-01", "--format", "csv"]);
+    let out = sb.ok(&[
+        "forecast",
+        "--method",
+        "seed",
+        "--as-of",
+        "2024-02-01",
+        "--format",
+        "csv",
+    ]);
     assert!(
         out.contains("2024-01,actual,,30.0,"),
         "refund nets out: {out}"

@@ -6,6 +6,7 @@ mod cli;
 mod clv;
 mod common;
 mod edges;
+mod forecast;
 mod ingest;
 mod invariants;
 mod retention;

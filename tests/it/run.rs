@@ -40,6 +40,34 @@ fn run_on_the_sample_writes_a_dated_folder_with_tables_and_summary() {
         .map(|s| s["customers"].as_u64().unwrap())
         .sum();
     assert_eq!(rfm_rows, seg_total);
+    // Lifecycle counts every known customer: the customers table and the orphans.
+    let statuses: u64 = summary["lifecycle"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        statuses,
+        summary["warehouse"]["rows"]["customers"].as_u64().unwrap() + orphan_customers(&sb, cfg)
+    );
+    // The models: k-means profiles, CLV per customer, forecasts with the recommended model.
+    for f in [
+        "cluster_profiles.csv",
+        "cluster_assignments.csv",
+        "clv.csv",
+        "forecasts.csv",
+        "forecast_backtest.csv",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    assert!(
+        summary["models"]["clv"]["bgnbd"]["r"].as_f64().unwrap() > 0.0,
+        "{}",
+        summary["models"]
+    );
+    assert!(summary["models"]["kmeans"]["k"].as_u64().unwrap() >= 2);
+    assert!(summary["models"]["forecast"]["recommended"].is_string());
     let csv_rows = std::fs::read_to_string(dir.join("rfm.csv"))
         .unwrap()
         .lines()
