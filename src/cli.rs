@@ -84,6 +84,10 @@ pub struct ClvArgs {
     /// Print the fitted parameters instead of the per-customer table.
     #[arg(long)]
     pub params: bool,
+    /// Print the expected repeat purchases of the whole customer base, week by week over the
+    /// horizon, instead of the per-customer table.
+    #[arg(long, conflicts_with = "params")]
+    pub aggregate: bool,
     /// Fit on purchases before this day; compare predicted and actual repeat purchases from it
     /// to --as-of, per calibration frequency.
     #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "params")]

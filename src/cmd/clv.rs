@@ -135,6 +135,48 @@ pub fn per_customer(
     RecordBatch::try_new(schema, columns).expect("columns match the schema")
 }
 
+/// Expected repeat purchases of all customers in the weeks after calibration, week by week and
+/// cumulative: the sum of each customer's conditional expectation.
+pub fn aggregate(f: &Fitted, data: &[Summary], horizon_weeks: f64) -> RecordBatch {
+    let weeks: Vec<i64> = (1..=horizon_weeks.ceil() as i64).collect();
+    let cumulative: Vec<f64> = weeks
+        .iter()
+        .map(|&w| {
+            data.iter()
+                .map(|s| {
+                    f.bg.expected_purchases(w as f64, s.frequency, s.recency, s.t)
+                })
+                .sum::<f64>()
+        })
+        .collect();
+    let weekly: Vec<f64> = cumulative
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c - if i == 0 { 0.0 } else { cumulative[i - 1] })
+        .collect();
+    let r2 = |v: &[f64]| -> ArrayRef {
+        Arc::new(Float64Array::from(
+            v.iter()
+                .map(|x| (x * 100.0).round() / 100.0)
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("week", DataType::Int64, false),
+        Field::new("expected_purchases", DataType::Float64, false),
+        Field::new("cumulative_expected_purchases", DataType::Float64, false),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(weeks)),
+            r2(&weekly),
+            r2(&cumulative),
+        ],
+    )
+    .expect("columns match")
+}
+
 /// Holdout: per calibration frequency, the mean predicted and actual repeat purchases in the
 /// holdout (the calibration-vs-holdout chart), and the errors.
 pub fn holdout_table(
@@ -245,7 +287,7 @@ pub fn run(args: ClvArgs) -> Result<()> {
                 other => Err(Error::usage(format!("--params prints JSON; --format {other:?} does not apply").to_lowercase())),
             };
         }
-        let table = per_customer(&fitted, &data, horizon, months, discount);
+        let table = if args.aggregate { aggregate(&fitted, &data, horizon) } else { per_customer(&fitted, &data, horizon, months, discount) };
         let schema = table.schema();
         output::write(&[table], &schema, args.output.format, args.output.out.as_deref())
     })

@@ -234,3 +234,51 @@ fn a_fit_without_repeat_buyers_says_what_to_try() {
         "{err}"
     );
 }
+
+#[test]
+fn kmeans_segments_of_the_sample_add_up_and_repeat_for_the_same_seed() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    let cfg = cfg.to_str().unwrap();
+    sb.ok(&["ingest", "--config", cfg]);
+    let a = sb.ok(&[
+        "cluster",
+        "--config",
+        cfg,
+        "--k",
+        "4",
+        "--assignments",
+        "--format",
+        "csv",
+    ]);
+    let b = sb.ok(&[
+        "cluster",
+        "--config",
+        cfg,
+        "--k",
+        "4",
+        "--assignments",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(a, b, "same input and seed, same assignments");
+    let profiles = parse_csv(&sb.ok(&[
+        "segment", "--by", "kmeans", "--config", cfg, "--format", "csv",
+    ]));
+    assert_eq!(
+        profiles[0][..4],
+        ["cluster", "label", "customers", "share_pct"]
+    );
+    let clustered: u64 = profiles[1..]
+        .iter()
+        .map(|r| r[2].parse::<u64>().unwrap())
+        .sum();
+    let scored = sb.csv(std::path::Path::new(cfg), "select count(*) from rfm", &[]);
+    assert_eq!(clustered.to_string(), scored[1][0]);
+    // Ordered by mean monetary value, descending.
+    let means: Vec<f64> = profiles[1..]
+        .iter()
+        .map(|r| r[8].parse().unwrap())
+        .collect();
+    assert!(means.windows(2).all(|w| w[0] >= w[1]), "{means:?}");
+}
