@@ -49,8 +49,19 @@ pub enum Command {
     Clv(ClvArgs),
     /// Behavioural segments by k-means on recency, frequency and monetary value.
     Cluster(ClusterArgs),
+    /// Charts (SVG, PNG) and one self-contained report.html a manager can read.
+    Report(ReportHtmlArgs),
     /// The nightly batch: ingest what changed, run the analyses, write OUT/<as_of>/.
     Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportHtmlArgs {
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+    /// Folder for report.html and the charts [default: report.out/<as_of>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod models;
 pub mod output;
 pub mod periods;
+pub mod report;
 pub mod sample;
 pub mod warehouse;
 
@@ -34,6 +35,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Quality(a) => cmd::quality::run(a),
         Command::Clv(a) => cmd::clv::run(a),
         Command::Cluster(a) => cmd::cluster::run(a),
+        Command::Report(a) => cmd::report_html::run(a),
         Command::Run(a) => cmd::run::run(a),
     }
 }

@@ -294,7 +294,7 @@ pub fn run(args: ClvArgs) -> Result<()> {
 }
 
 /// Distinct purchase days per customer from `split` to as_of (repeat purchases in the holdout).
-async fn holdout_purchases(
+pub async fn holdout_purchases(
     engine: &Engine,
     split: chrono::NaiveDate,
 ) -> Result<std::collections::HashMap<String, f64>> {

@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod quality;
 pub mod query;
 pub mod report;
+pub mod report_html;
 pub mod retention;
 pub mod rfm;
 pub mod run;

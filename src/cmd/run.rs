@@ -118,6 +118,7 @@ async fn write_report(
         }
     }
     let models = write_models(&engine, config, &tmp).await?;
+    super::report_html::write(&engine, config, &tmp).await?;
     let lists = super::rfm::target_lists(&engine).await?;
     super::rfm::write_target_lists(&tmp.join("targets"), &lists)?;
 

@@ -1,0 +1,129 @@
+//! The HTML report: one file that opens offline (charts inline as SVG, no external assets), with
+//! a manager's summary of headline figures against the previous period, then retention,
+//! segments, value and forecast, and data quality. Every number's caption says what it means,
+//! in the words of METRICS.md.
+
+use super::charts::Chart;
+
+pub struct Kpi {
+    pub label: String,
+    pub value: String,
+    /// The change against the previous period, e.g. "+4.2% vs 2024-11".
+    pub change: Option<String>,
+    pub caption: String,
+}
+
+pub struct Section {
+    pub title: String,
+    pub intro: String,
+    pub charts: Vec<(Chart, String)>,
+    /// Small tables: (caption, header, rows).
+    pub tables: Vec<(String, Vec<String>, Vec<Vec<String>>)>,
+}
+
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = "
+body { font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 0; color: #1d2733; background: #f4f6f8; }
+header { background: #1f3b57; color: white; padding: 18px 32px; }
+header h1 { margin: 0 0 4px 0; font-size: 26px; }
+header p { margin: 0; opacity: 0.85; }
+main { max-width: 1040px; margin: 0 auto; padding: 16px 32px 48px; }
+section { background: white; border-radius: 6px; padding: 16px 24px; margin: 20px 0; box-shadow: 0 1px 3px rgba(0,0,0,0.08); }
+h2 { margin-top: 4px; color: #1f3b57; }
+.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 14px; }
+.kpi { border: 1px solid #dde3ea; border-radius: 6px; padding: 12px 14px; }
+.kpi .label { font-size: 13px; color: #52606d; }
+.kpi .value { font-size: 28px; font-weight: bold; margin: 4px 0; }
+.kpi .change { font-size: 13px; }
+.kpi .change.up { color: #1a7f37; } .kpi .change.down { color: #b42318; }
+.kpi .caption, figcaption, .note { font-size: 12.5px; color: #52606d; line-height: 1.4; }
+figure { margin: 18px 0; } figure svg { width: 100%; height: auto; border: 1px solid #eef1f4; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
+th, td { border-bottom: 1px solid #e4e8ec; padding: 4px 10px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+";
+
+pub fn page(title: &str, subtitle: &str, kpis: &[Kpi], sections: &[Section]) -> String {
+    let mut h = String::new();
+    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    h.push_str(&format!(
+        "<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(title)
+    ));
+    h.push_str(&format!(
+        "<header><h1>{}</h1><p>{}</p></header>\n<main>\n",
+        escape(title),
+        escape(subtitle)
+    ));
+    h.push_str("<section id=\"summary\"><h2>Summary</h2><div class=\"kpis\">\n");
+    for k in kpis {
+        let class = match &k.change {
+            Some(c) if c.starts_with('+') => "change up",
+            Some(c) if c.starts_with('-') => "change down",
+            _ => "change",
+        };
+        h.push_str(&format!(
+            "<div class=\"kpi\"><div class=\"label\">{}</div><div class=\"value\">{}</div><div class=\"{class}\">{}</div><div class=\"caption\">{}</div></div>\n",
+            escape(&k.label),
+            escape(&k.value),
+            escape(k.change.as_deref().unwrap_or("")),
+            escape(&k.caption)
+        ));
+    }
+    h.push_str("</div></section>\n");
+    for s in sections {
+        let id: String = s
+            .title
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        h.push_str(&format!(
+            "<section id=\"{id}\"><h2>{}</h2><p class=\"note\">{}</p>\n",
+            escape(&s.title),
+            escape(&s.intro)
+        ));
+        for (chart, caption) in &s.charts {
+            h.push_str(&format!(
+                "<figure id=\"chart-{}\">{}<figcaption>{}</figcaption></figure>\n",
+                chart.name,
+                strip_xml_header(&chart.svg),
+                escape(caption)
+            ));
+        }
+        for (caption, header, rows) in &s.tables {
+            h.push_str(&format!(
+                "<p class=\"note\">{}</p><table><tr>",
+                escape(caption)
+            ));
+            for c in header {
+                h.push_str(&format!("<th>{}</th>", escape(c)));
+            }
+            h.push_str("</tr>\n");
+            for r in rows {
+                h.push_str("<tr>");
+                for c in r {
+                    h.push_str(&format!("<td>{}</td>", escape(c)));
+                }
+                h.push_str("</tr>\n");
+            }
+            h.push_str("</table>\n");
+        }
+        h.push_str("</section>\n");
+    }
+    h.push_str("</main>\n</body>\n</html>\n");
+    h
+}
+
+fn strip_xml_header(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => svg,
+    }
+}

@@ -1,0 +1,4 @@
+//! The report: charts and one self-contained HTML page a manager can read.
+
+pub mod charts;
+pub mod html;
