@@ -671,3 +671,100 @@ impl Spec for ClvHoldout {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svg_of(spec: &impl Spec) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = render(dir.path(), "c", spec).unwrap();
+        assert!(
+            dir.path().join("c.png").metadata().unwrap().len() > 1000,
+            "a PNG beside the SVG"
+        );
+        chart.svg
+    }
+
+    #[test]
+    fn the_retention_chart_carries_its_title_axis_labels_legend_and_periods() {
+        let svg = svg_of(&RetentionRate {
+            as_of: "2024-05-01".into(),
+            period: "month".into(),
+            labels: vec!["2024-01".into(), "2024-02".into(), "2024-03".into()],
+            rate: vec![None, Some(0.0), Some(300.0)],
+            strict: vec![None, Some(0.0), Some(100.0)],
+            retained: vec![0.0, 0.0, 1.0],
+            reactivated: vec![0.0, 0.0, 2.0],
+        });
+        for text in [
+            "Retention rate per month (as of 2024-05-01)",
+            "rate (%)",
+            "customers",
+            "2024-03",
+            "seed rate (E - N) / S",
+            "reactivated",
+            "300",
+        ] {
+            assert!(svg.contains(text), "{text} missing from the SVG");
+        }
+    }
+
+    #[test]
+    fn the_heatmap_writes_each_cell_and_leaves_unreached_cells_empty() {
+        let svg = svg_of(&CohortHeatmap {
+            as_of: "2024-05-01".into(),
+            period: "month".into(),
+            cohorts: vec!["2024-01".into(), "2024-02".into()],
+            cells: vec![
+                vec![Some(1.0), Some(0.0), Some(0.6667)],
+                vec![Some(1.0), None],
+            ],
+        });
+        assert!(svg.contains("67%") && svg.contains("100%") && svg.contains("0%"));
+        assert_eq!(
+            svg.matches("\n100%\n").count(),
+            2,
+            "one 100% per cohort at age 0"
+        );
+        assert!(
+            svg.contains("age (months since the first purchase)") && svg.contains("% retained")
+        );
+    }
+
+    #[test]
+    fn an_empty_chart_says_so_instead_of_failing() {
+        let svg = svg_of(&GrowthAccounting {
+            as_of: "2024-05-01".into(),
+            period: "month".into(),
+            labels: vec![],
+            new: vec![],
+            returning: vec![],
+            resurrecting: vec![],
+            dormant: vec![],
+        });
+        assert!(svg.contains("No data for this chart"), "{svg}");
+        assert!(svg.contains("Growth accounting"));
+    }
+
+    #[test]
+    fn the_forecast_chart_names_its_model_and_bands() {
+        let svg = svg_of(&Forecast {
+            as_of: "2025-01-01".into(),
+            period: "month".into(),
+            model: "ets".into(),
+            labels: vec!["2024-11".into(), "2024-12".into(), "2025-01".into()],
+            actual: vec![Some(10.0), Some(12.0), None],
+            forecast: vec![(13.0, 11.0, 15.0, 9.0, 17.0)],
+        });
+        for text in [
+            "ets forecast",
+            "80% interval",
+            "95% interval",
+            "net revenue",
+            "2025-01",
+        ] {
+            assert!(svg.contains(text), "{text}");
+        }
+    }
+}

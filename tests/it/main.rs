@@ -9,6 +9,7 @@ mod edges;
 mod forecast;
 mod ingest;
 mod invariants;
+mod report;
 mod retention;
 mod rfm;
 mod run;
