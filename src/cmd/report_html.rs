@@ -10,6 +10,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::report::charts::{self, render};
 use crate::report::html::{self, Kpi, Section};
+use crate::report::more_charts;
 
 async fn rows(engine: &Engine, name: &str, sql: &str) -> Result<Vec<Value>> {
     let df = engine.user_sql(name, sql).await?;
@@ -123,6 +124,94 @@ pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathB
             .map(|r| f(r, "revenue_share_pct").unwrap_or(0.0))
             .collect(),
     };
+
+    let grid_rows = rows(
+        engine,
+        "rf_grid",
+        "with d as (select * from unnest([1, 2, 3, 4, 5]) as t(v)), \
+         cells as (select r.v as r, f.v as f from d as r cross join d as f), \
+         matched as (select c.r, c.f, s.segment, row_number() over (partition by c.r, c.f order by s.priority) as k \
+             from cells as c join rfm_segment_rules as s \
+             on c.r between s.r_min and s.r_max and c.f between s.f_min and s.f_max and 1 between s.m_min and s.m_max), \
+         counts as (select r_score as r, f_score as f, count(*) as n from rfm group by r_score, f_score) \
+         select m.r, m.f, m.segment, coalesce(counts.n, 0) as n from matched as m \
+         left join counts on counts.r = m.r and counts.f = m.f where m.k = 1",
+    )
+    .await?;
+    let mut grid = more_charts::RfGrid {
+        as_of: as_of.clone(),
+        counts: [[0; 5]; 5],
+        segments: Default::default(),
+    };
+    if config.rfm.bins == 5 {
+        for r in &grid_rows {
+            let (ri, fi) = (
+                f(r, "r").unwrap_or(1.0) as usize - 1,
+                f(r, "f").unwrap_or(1.0) as usize - 1,
+            );
+            grid.counts[ri][fi] = f(r, "n").unwrap_or(0.0) as u64;
+            grid.segments[ri][fi] = s(r, "segment");
+        }
+    }
+    let mut clusters = more_charts::Clusters {
+        as_of: as_of.clone(),
+        points: vec![],
+        labels: vec![],
+    };
+    if let Ok((c, data)) = super::cluster::fit(engine, config.cluster.k, config.cluster.seed).await
+    {
+        // At most 5,000 points, every n/5000-th customer, so the SVG stays light.
+        let step = (data.len() / 5000).max(1);
+        clusters.points = data
+            .iter()
+            .zip(&c.assignments)
+            .step_by(step)
+            .map(|(d, k)| (d.recency, d.monetary, *k))
+            .collect();
+        clusters.labels = c.profiles.iter().map(|p| p.label.clone()).collect();
+    }
+
+    // Interactions and service.
+    let mix = rows(engine, "channel_mix", "select period, channel, interactions from channel_mix where is_complete order by period_index, channel").await?;
+    let mut channel_mix = more_charts::ChannelMix {
+        as_of: as_of.clone(),
+        period: period.clone(),
+        labels: vec![],
+        series: vec![],
+    };
+    for r in &mix {
+        let p = s(r, "period");
+        if channel_mix.labels.last() != Some(&p) {
+            channel_mix.labels.push(p);
+        }
+    }
+    for r in &mix {
+        let (p, c) = (s(r, "period"), s(r, "channel"));
+        let i = channel_mix
+            .labels
+            .iter()
+            .position(|l| *l == p)
+            .expect("listed");
+        let n = channel_mix.labels.len();
+        let slot = match channel_mix.series.iter().position(|(name, _)| *name == c) {
+            Some(k) => k,
+            None => {
+                channel_mix.series.push((c, vec![0.0; n]));
+                channel_mix.series.len() - 1
+            }
+        };
+        channel_mix.series[slot].1[i] = f(r, "interactions").unwrap_or(0.0);
+    }
+    let sat = rows(engine, "satisfaction", "select period, nps, csat_satisfied_pct from satisfaction where is_complete order by period_index").await?;
+    let satisfaction = more_charts::Satisfaction {
+        as_of: as_of.clone(),
+        period: period.clone(),
+        labels: sat.iter().map(|r| s(r, "period")).collect(),
+        nps: sat.iter().map(|r| f(r, "nps")).collect(),
+        csat_satisfied: sat.iter().map(|r| f(r, "csat_satisfied_pct")).collect(),
+    };
+    let service = rows(engine, "service_summary", super::report::SERVICE[0].1).await?;
+    let campaigns = rows(engine, "campaign_conversion", "select sent, converted, conversion_rate_pct, revenue from campaign_conversion where campaign_id = 'all'").await?;
 
     // Value and forecast.
     let history = super::forecast::history(engine).await?;
@@ -271,7 +360,11 @@ pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathB
         Section {
             title: "Segments".into(),
             intro: "RFM scores rank customers by recency, frequency and monetary value (1 to 5); the R and F scores place each customer in a named segment with a recommended action.".into(),
-            charts: vec![(render(dir, "rfm_segments", &segments)?, "Share of the customers scored and share of their net revenue, per segment.".into())],
+            charts: vec![
+                (render(dir, "rfm_segments", &segments)?, "Share of the customers scored and share of their net revenue, per segment.".into()),
+                (render(dir, "rf_grid", &grid)?, "Each cell: customers with that recency and frequency score; the colour is the segment the cell belongs to.".into()),
+                (render(dir, "clusters", &clusters)?, "k-means on log recency, frequency and spend, standardised; clusters numbered by mean spend, highest first.".into()),
+            ],
             tables: vec![(
                 "What to do with each segment.".into(),
                 vec!["segment".into(), "customers".into(), "action".into()],
@@ -290,6 +383,34 @@ pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathB
                 vec!["model".into(), "MAE".into(), "MAPE %".into(), "MASE".into(), "coverage 95%".into(), "note".into()],
                 brows.iter().map(|r| vec![s(r, "model"), s(r, "mae"), s(r, "mape"), s(r, "mase"), s(r, "coverage_95"), s(r, "note")]).collect(),
             )],
+        },
+        Section {
+            title: "Interactions and service".into(),
+            intro: "Campaign conversion: of the customers sent a campaign, the share with a purchase within the attribution window after it. NPS = % promoters (9-10) - % detractors (0-6); CSAT = share of scores 4 or 5.".into(),
+            charts: vec![
+                (render(dir, "channel_mix", &channel_mix)?, "Interactions per channel per period, all kinds together (campaigns, tickets, surveys, notes).".into()),
+                (render(dir, "satisfaction", &satisfaction)?, "NPS from -100 to 100 and the share of CSAT answers scoring 4 or 5, per period.".into()),
+            ],
+            tables: vec![
+                (
+                    "Support tickets before as_of: resolution time from opened to resolved, the backlog still open at as_of, repeat-contact customers (3 or more tickets in 90 days).".into(),
+                    vec!["tickets".into(), "open backlog".into(), "median hours".into(), "p90 hours".into(), "per 100 customers".into(), "repeat contacts".into()],
+                    service
+                        .iter()
+                        .map(|r| {
+                            ["tickets", "open_backlog", "median_resolution_hours", "p90_resolution_hours", "tickets_per_100_customers", "repeat_contact_customers"]
+                                .iter()
+                                .map(|k| s(r, k))
+                                .collect()
+                        })
+                        .collect(),
+                ),
+                (
+                    "All campaigns: customers sent, converted within the attribution window, and the revenue of those purchases.".into(),
+                    vec!["sent".into(), "converted".into(), "conversion %".into(), "revenue".into()],
+                    campaigns.iter().map(|r| ["sent", "converted", "conversion_rate_pct", "revenue"].iter().map(|k| s(r, k)).collect()).collect(),
+                ),
+            ],
         },
         Section {
             title: "Data quality".into(),

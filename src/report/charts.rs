@@ -43,8 +43,8 @@ pub const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-type Area<'a, DB> = DrawingArea<DB, Shift>;
-type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+pub type Area<DB> = DrawingArea<DB, Shift>;
+pub type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
 /// A rendered chart: its SVG text (inlined in the report) and the PNG written beside it.
 pub struct Chart {
@@ -105,7 +105,7 @@ pub fn render(dir: &Path, name: &str, spec: &impl Spec) -> Result<Chart> {
 }
 
 /// The category label at a rounded x coordinate, for axes of periods or segments.
-fn label_at(labels: &[String], x: &f64) -> String {
+pub fn label_at(labels: &[String], x: &f64) -> String {
     let i = x.round();
     if (x - i).abs() > 1e-6 || i < 0.0 {
         return String::new();
@@ -113,7 +113,7 @@ fn label_at(labels: &[String], x: &f64) -> String {
     labels.get(i as usize).cloned().unwrap_or_default()
 }
 
-fn range_of(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
+pub fn range_of(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite()) {
         lo = lo.min(v);
@@ -137,7 +137,7 @@ fn range_of(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64)
     )
 }
 
-fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+pub fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
 ) -> DrawResult
 where
@@ -153,7 +153,7 @@ where
     Ok(())
 }
 
-fn bar(x: f64, from: f64, to: f64, width: f64, color: RGBColor) -> Rectangle<(f64, f64)> {
+pub fn bar(x: f64, from: f64, to: f64, width: f64, color: RGBColor) -> Rectangle<(f64, f64)> {
     Rectangle::new(
         [(x - width / 2.0, from), (x + width / 2.0, to)],
         color.filled(),

@@ -2,3 +2,4 @@
 
 pub mod charts;
 pub mod html;
+pub mod more_charts;

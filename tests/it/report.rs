@@ -120,6 +120,8 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
         "Records rejected at ingest",
         "Retention rate per month (as of 2025-01-01)",
         "Data quality",
+        "Interactions and service",
+        "Customers per recency and frequency score",
     ] {
         assert!(dom.contains(text), "the page does not show {text:?}");
     }
