@@ -59,15 +59,24 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
     ] {
         assert!(!html.contains(attr), "external asset: {attr}");
     }
-    assert_eq!(html.matches("<svg").count(), 6, "six charts inline");
-    for chart in [
+    let charts = [
         "retention_rate",
         "cohort_heatmap",
         "growth_accounting",
         "rfm_segments",
+        "rf_grid",
+        "clusters",
         "forecast",
         "clv_holdout",
-    ] {
+        "channel_mix",
+        "satisfaction",
+    ];
+    assert_eq!(
+        html.matches("<svg").count(),
+        charts.len(),
+        "every chart inline"
+    );
+    for chart in charts {
         assert!(
             dir.join(format!("{chart}.png")).exists() && dir.join(format!("{chart}.svg")).exists(),
             "{chart}"
