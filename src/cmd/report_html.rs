@@ -49,8 +49,24 @@ fn money(v: f64) -> String {
     if v < 0.0 { format!("-{out}") } else { out }
 }
 
+/// Model results a caller already has (`crm run` fits them for its tables), so that the report
+/// does not fit them again.
+#[derive(Default)]
+pub struct Fitted {
+    pub clusters: Option<(
+        crate::models::cluster::Clustering,
+        Vec<crate::models::cluster::Rfm>,
+    )>,
+    pub clv: Option<Vec<f64>>,
+}
+
 /// Writes the charts and `report.html` into `dir`; returns the report's path.
-pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathBuf> {
+pub async fn write(
+    engine: &Engine,
+    config: &Config,
+    dir: &Path,
+    fitted: Fitted,
+) -> Result<PathBuf> {
     let as_of = engine.as_of.to_string();
     let period = config.retention.period.name().to_string();
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -108,6 +124,19 @@ pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathB
             .expect("pushed")
             .push(f(c, "retention"));
     }
+
+    let mean = rows(engine, "retention_cohort_mean", super::retention::MEAN_SQL).await?;
+    let curves = more_charts::RetentionCurves {
+        as_of: as_of.clone(),
+        period: period.clone(),
+        cohorts: heat
+            .cohorts
+            .iter()
+            .cloned()
+            .zip(heat.cells.iter().cloned())
+            .collect(),
+        mean: mean.iter().filter_map(|r| f(r, "retention")).collect(),
+    };
 
     // Segments.
     let seg = rows(engine, "rfm_segment_summary", "select segment, customers, share_pct, revenue_share_pct, action from rfm_segment_summary order by customers desc, segment").await?;
@@ -211,6 +240,40 @@ pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathB
         csat_satisfied: sat.iter().map(|r| f(r, "csat_satisfied_pct")).collect(),
     };
     let service = rows(engine, "service_summary", super::report::SERVICE[0].1).await?;
+    let per_campaign = rows(
+        engine,
+        "campaign_conversion",
+        "select campaign_id, conversion_rate_pct from campaign_conversion where campaign_id <> 'all' order by first_sent_date, campaign_id",
+    )
+    .await?;
+    let conversion = more_charts::Bars {
+        title: format!(
+            "Campaign conversion within {} days of the send (as of {as_of})",
+            config.campaign.attribution_days
+        ),
+        y_desc: "customers sent who bought (%)".into(),
+        labels: per_campaign.iter().map(|r| s(r, "campaign_id")).collect(),
+        values: per_campaign
+            .iter()
+            .map(|r| f(r, "conversion_rate_pct").unwrap_or(0.0))
+            .collect(),
+        highlight: vec![],
+    };
+    let hours = rows(
+        engine,
+        "tickets",
+        "select resolution_hours from tickets where resolution_hours is not null",
+    )
+    .await?;
+    let resolution = more_charts::Histogram {
+        title: format!("Ticket resolution time (as of {as_of})"),
+        x_desc: "hours from opened to resolved".into(),
+        values: hours
+            .iter()
+            .filter_map(|r| f(r, "resolution_hours"))
+            .collect(),
+        bins: 30,
+    };
     let campaigns = rows(engine, "campaign_conversion", "select sent, converted, conversion_rate_pct, revenue from campaign_conversion where campaign_id = 'all'").await?;
 
     // Value and forecast.
@@ -252,6 +315,52 @@ pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathB
         .as_array()
         .cloned()
         .unwrap_or_default();
+    let scored: Vec<&Value> = brows.iter().filter(|r| f(r, "mase").is_some()).collect();
+    let backtest = more_charts::Bars {
+        title: format!("Forecast backtest: MASE per model, lower is better (as of {as_of})"),
+        y_desc: "MASE (1 = in-sample seasonal naive error)".into(),
+        labels: scored.iter().map(|r| s(r, "model")).collect(),
+        values: scored.iter().map(|r| f(r, "mase").unwrap_or(0.0)).collect(),
+        highlight: scored
+            .iter()
+            .map(|r| r.get("recommended") == Some(&Value::Bool(true)))
+            .collect(),
+    };
+    let clv_values = match fitted.clv {
+        Some(v) => v,
+        None => {
+            let data = super::clv::summaries(engine).await?;
+            match super::clv::fit(&data) {
+                Ok(model) => {
+                    let months = config.clv.horizon_months;
+                    let horizon = months as f64 * crate::models::clv::WEEKS_PER_MONTH;
+                    let batch = super::clv::per_customer(
+                        &model,
+                        &data,
+                        horizon,
+                        months,
+                        config.clv.discount,
+                    );
+                    let col = batch.column_by_name("clv").expect("clv column");
+                    let col = col
+                        .as_any()
+                        .downcast_ref::<datafusion::arrow::array::Float64Array>()
+                        .expect("f64");
+                    col.values().to_vec()
+                }
+                Err(_) => vec![],
+            }
+        }
+    };
+    let clv_hist = more_charts::Histogram {
+        title: format!(
+            "Customer lifetime value over {} months, discounted (as of {as_of})",
+            config.clv.horizon_months
+        ),
+        x_desc: "CLV (currency of the exports)".into(),
+        values: clv_values,
+        bins: 30,
+    };
 
     // CLV check on the last 26 weeks, when there is history enough before them.
     let split = engine.as_of - chrono::Duration::weeks(26);
@@ -353,6 +462,7 @@ pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathB
             charts: vec![
                 (render(dir, "retention_rate", &retention)?, "Retention Rate = (E - N) / S * 100: S active in the period before, E active in the period, N first purchase in the period. Empty where S = 0.".into()),
                 (render(dir, "cohort_heatmap", &heat)?, "Cell (c, k): customers of cohort c (period of first purchase) with a purchase k periods later, as a share of the cohort. Cells not reached yet are empty.".into()),
+                (render(dir, "retention_curves", &curves)?, "Each grey line is a cohort; the red line is their mean at each age, weighted by cohort size, over the cohorts that reached that age.".into()),
                 (render(dir, "growth_accounting", &growth)?, "New: first purchase in the period; returning: bought in this period and the one before; resurrecting: bought after a gap; dormant: bought in the period before, not in this one.".into()),
             ],
             tables: vec![],
@@ -376,6 +486,8 @@ pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathB
             intro: format!("Models were backtested on rolling origins; the one with the lowest MASE ({model}) is drawn. {clv_note}"),
             charts: vec![
                 (render(dir, "forecast", &forecast)?, "Net revenue of complete periods and the recommended model's forecast with its 80% and 95% intervals.".into()),
+                (render(dir, "forecast_backtest", &backtest)?, "Mean absolute error scaled by the in-sample seasonal naive error, over rolling origins; the recommended model in orange.".into()),
+                (render(dir, "clv_distribution", &clv_hist)?, "Expected order value (Gamma-Gamma) times expected purchases (BG/NBD) month by month, discounted 1% a month by default; the last bar holds the top 1%.".into()),
                 (render(dir, "clv_holdout", &holdout)?, "Mean repeat purchases in the holdout by the number of repeat purchases before it: actual against the BG/NBD prediction.".into()),
             ],
             tables: vec![(
@@ -389,6 +501,8 @@ pub async fn write(engine: &Engine, config: &Config, dir: &Path) -> Result<PathB
             intro: "Campaign conversion: of the customers sent a campaign, the share with a purchase within the attribution window after it. NPS = % promoters (9-10) - % detractors (0-6); CSAT = share of scores 4 or 5.".into(),
             charts: vec![
                 (render(dir, "channel_mix", &channel_mix)?, "Interactions per channel per period, all kinds together (campaigns, tickets, surveys, notes).".into()),
+                (render(dir, "campaign_conversion", &conversion)?, "Of the customers sent each campaign, the share with a purchase within the attribution window.".into()),
+                (render(dir, "ticket_resolution", &resolution)?, "Tickets resolved before as_of, by hours from opened to resolved; the last bar holds the slowest 1%.".into()),
                 (render(dir, "satisfaction", &satisfaction)?, "NPS from -100 to 100 and the share of CSAT answers scoring 4 or 5, per period.".into()),
             ],
             tables: vec![
@@ -446,7 +560,7 @@ pub fn run(args: ReportHtmlArgs) -> Result<()> {
                 .resolve(&config.report.out)
                 .join(engine.as_of.to_string())
         });
-        let path = write(&engine, &config, &dir).await?;
+        let path = write(&engine, &config, &dir, Fitted::default()).await?;
         crate::output::say_line(format!("report written to {}", path.display()))
     })
 }

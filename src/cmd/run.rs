@@ -117,8 +117,8 @@ async fn write_report(
             _ => {}
         }
     }
-    let models = write_models(&engine, config, &tmp).await?;
-    super::report_html::write(&engine, config, &tmp).await?;
+    let (models, fitted) = write_models(&engine, config, &tmp).await?;
+    super::report_html::write(&engine, config, &tmp, fitted).await?;
     let lists = super::rfm::target_lists(&engine).await?;
     super::rfm::write_target_lists(&tmp.join("targets"), &lists)?;
 
@@ -182,8 +182,13 @@ pub fn to_json(
 /// The model tables: k-means profiles and assignments, CLV per customer and its parameters. A
 /// model that cannot be fitted on this data is reported (stderr and summary.json), and the
 /// rest of the report is still written.
-async fn write_models(engine: &Engine, config: &Config, dir: &Path) -> Result<serde_json::Value> {
+async fn write_models(
+    engine: &Engine,
+    config: &Config,
+    dir: &Path,
+) -> Result<(serde_json::Value, super::report_html::Fitted)> {
     let mut models = serde_json::Map::new();
+    let mut fitted = super::report_html::Fitted::default();
     let write = |name: &str, batch: RecordBatch| -> Result<()> {
         let schema = batch.schema();
         output::write(
@@ -226,19 +231,24 @@ async fn write_models(engine: &Engine, config: &Config, dir: &Path) -> Result<se
     );
     let data = super::clv::summaries(engine).await?;
     match super::clv::fit(&data) {
-        Ok(fitted) => {
+        Ok(model) => {
             let months = config.clv.horizon_months;
             let horizon = months as f64 * crate::models::clv::WEEKS_PER_MONTH;
-            write(
-                "clv",
-                super::clv::per_customer(&fitted, &data, horizon, months, config.clv.discount),
-            )?;
-            models.insert("clv".into(), super::clv::params_json(&fitted));
+            let batch =
+                super::clv::per_customer(&model, &data, horizon, months, config.clv.discount);
+            let clv = batch.column_by_name("clv").expect("clv column");
+            let clv = clv
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Float64Array>()
+                .expect("f64");
+            fitted.clv = Some(clv.values().to_vec());
+            write("clv", batch)?;
+            models.insert("clv".into(), super::clv::params_json(&model));
         }
         Err(e) => {
             eprintln!("warning: CLV skipped: {e}");
             models.insert("clv".into(), json!({"error": e.to_string()}));
         }
     }
-    Ok(serde_json::Value::Object(models))
+    Ok((serde_json::Value::Object(models), fitted))
 }

@@ -266,3 +266,172 @@ impl Spec for Satisfaction {
         Ok(())
     }
 }
+
+/// Retention curves: each cohort's share still buying k periods after its first purchase, with
+/// the size-weighted mean in bold.
+pub struct RetentionCurves {
+    pub as_of: String,
+    pub period: String,
+    /// (cohort, retention by age).
+    pub cohorts: Vec<(String, Vec<Option<f64>>)>,
+    pub mean: Vec<f64>,
+}
+
+impl Spec for RetentionCurves {
+    fn title(&self) -> String {
+        format!(
+            "Retention curves by cohort, {}s since the first purchase (as of {})",
+            self.period, self.as_of
+        )
+    }
+    fn is_empty(&self) -> bool {
+        self.mean.is_empty()
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let ages = self.mean.len().max(2);
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title(), ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..(ages - 1) as f64, 0.0..105.0)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("age ({}s)", self.period))
+            .y_desc("customers buying again (% of cohort)")
+            .label_style(("sans-serif", 12))
+            .draw()?;
+        for (_, curve) in &self.cohorts {
+            let pts: Vec<(f64, f64)> = curve
+                .iter()
+                .enumerate()
+                .filter_map(|(k, v)| v.map(|v| (k as f64, 100.0 * v)))
+                .collect();
+            chart.draw_series(LineSeries::new(pts, PALETTE[7].mix(0.35)))?;
+        }
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label("one cohort")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[7].mix(0.5)));
+        let mean: Vec<(f64, f64)> = self
+            .mean
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (k as f64, 100.0 * v))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(mean, PALETTE[3].stroke_width(3)))?
+            .label("weighted mean of the cohorts")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[3].stroke_width(3))
+            });
+        legend(&mut chart)?;
+        Ok(())
+    }
+}
+
+/// A histogram of positive values, in `bins` equal-width bins up to the 99th percentile (the
+/// last bin holds everything above).
+pub struct Histogram {
+    pub title: String,
+    pub x_desc: String,
+    pub values: Vec<f64>,
+    pub bins: usize,
+}
+
+impl Spec for Histogram {
+    fn title(&self) -> String {
+        self.title.clone()
+    }
+    fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let mut sorted = self.values.clone();
+        sorted.sort_by(f64::total_cmp);
+        let lo = sorted[0].min(0.0);
+        let hi = sorted[((sorted.len() - 1) as f64 * 0.99) as usize].max(lo + 1e-9);
+        let width = (hi - lo) / self.bins as f64;
+        let mut counts = vec![0u64; self.bins];
+        for v in &sorted {
+            let i = (((v - lo) / width) as usize).min(self.bins - 1);
+            counts[i] += 1;
+        }
+        let top = counts.iter().copied().max().unwrap_or(1) as f64;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(lo..hi, 0.0..top * 1.1)?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_desc.as_str())
+            .y_desc("customers")
+            .label_style(("sans-serif", 12))
+            .draw()?;
+        chart.draw_series(counts.iter().enumerate().map(|(i, c)| {
+            let x0 = lo + i as f64 * width;
+            Rectangle::new(
+                [(x0, 0.0), (x0 + width * 0.95, *c as f64)],
+                PALETTE[0].filled(),
+            )
+        }))?;
+        Ok(())
+    }
+}
+
+/// Bars of one value per category (a model, a campaign), with its unit.
+pub struct Bars {
+    pub title: String,
+    pub y_desc: String,
+    pub labels: Vec<String>,
+    pub values: Vec<f64>,
+    /// Categories to draw in the highlight colour (the recommended model).
+    pub highlight: Vec<bool>,
+}
+
+impl Spec for Bars {
+    fn title(&self) -> String {
+        self.title.clone()
+    }
+    fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let n = self.labels.len();
+        let (lo, hi) = range_of(self.values.iter().copied(), true);
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(60)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, lo..hi)?;
+        let labels = self.labels.clone();
+        chart
+            .configure_mesh()
+            .x_labels(n.min(30))
+            .x_label_formatter(&|x| label_at(&labels, x))
+            .y_desc(self.y_desc.as_str())
+            .label_style(("sans-serif", 12))
+            .draw()?;
+        chart.draw_series(self.values.iter().enumerate().map(|(i, v)| {
+            let color = if self.highlight.get(i).copied().unwrap_or(false) {
+                PALETTE[1]
+            } else {
+                PALETTE[0]
+            };
+            bar(i as f64, 0.0, *v, 0.6, color)
+        }))?;
+        Ok(())
+    }
+}

@@ -70,6 +70,11 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
         "clv_holdout",
         "channel_mix",
         "satisfaction",
+        "retention_curves",
+        "forecast_backtest",
+        "clv_distribution",
+        "campaign_conversion",
+        "ticket_resolution",
     ];
     assert_eq!(
         html.matches("<svg").count(),
