@@ -90,6 +90,26 @@ fn check(p: &Option<String>) -> datafusion::error::Result<()> {
     }
 }
 
+/// Applies `f(index, period)` row by row to (index, period) arguments; null in, null out.
+fn per_index<T>(
+    args: &[ColumnarValue],
+    f: impl Fn(i64, &str) -> Option<T>,
+) -> datafusion::error::Result<Vec<Option<T>>> {
+    let idx = args[0].to_array(1)?;
+    let n = idx.len();
+    let idx = datafusion::arrow::compute::cast(&idx, &DataType::Int64)?;
+    let ps = periods(&args[1], n)?;
+    let mut out = Vec::with_capacity(n);
+    for (i, p) in idx.as_primitive::<Int64Type>().iter().zip(&ps) {
+        check(p)?;
+        out.push(match (i, p) {
+            (Some(i), Some(p)) => f(i, p),
+            _ => None,
+        });
+    }
+    Ok(out)
+}
+
 pub fn register(ctx: &SessionContext) {
     let index_udf = create_udf(
         "period_index",
@@ -121,18 +141,7 @@ pub fn register(ctx: &SessionContext) {
         DataType::Utf8,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let idx = args[0].to_array(1)?;
-            let n = idx.len();
-            let idx = datafusion::arrow::compute::cast(&idx, &DataType::Int64)?;
-            let ps = periods(&args[1], n)?;
-            let mut out = Vec::with_capacity(n);
-            for (i, p) in idx.as_primitive::<Int64Type>().iter().zip(&ps) {
-                check(p)?;
-                out.push(match (i, p) {
-                    (Some(i), Some(p)) => label(i, p),
-                    _ => None,
-                });
-            }
+            let out = per_index(args, label)?;
             Ok(ColumnarValue::Array(
                 Arc::new(StringArray::from(out)) as ArrayRef
             ))
@@ -144,18 +153,7 @@ pub fn register(ctx: &SessionContext) {
         DataType::Date32,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let idx = args[0].to_array(1)?;
-            let n = idx.len();
-            let idx = datafusion::arrow::compute::cast(&idx, &DataType::Int64)?;
-            let ps = periods(&args[1], n)?;
-            let mut out = Vec::with_capacity(n);
-            for (i, p) in idx.as_primitive::<Int64Type>().iter().zip(&ps) {
-                check(p)?;
-                out.push(match (i, p) {
-                    (Some(i), Some(p)) => start(i, p).map(days_of),
-                    _ => None,
-                });
-            }
+            let out = per_index(args, |i, p| start(i, p).map(days_of))?;
             Ok(ColumnarValue::Array(
                 Arc::new(Date32Array::from(out)) as ArrayRef
             ))
