@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
@@ -153,6 +154,30 @@ where
     Ok(())
 }
 
+/// A line through the points of `values` (None leaves a gap point out), dots on the points, and
+/// its entry in the legend.
+pub fn dotted_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    values: &[Option<f64>],
+    name: &str,
+    color: RGBColor,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let points: Vec<(f64, f64)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
+        .collect();
+    chart
+        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+    Ok(())
+}
+
 pub fn bar(x: f64, from: f64, to: f64, width: f64, color: RGBColor) -> Rectangle<(f64, f64)> {
     Rectangle::new(
         [(x - width / 2.0, from), (x + width / 2.0, to)],
@@ -205,18 +230,7 @@ impl Spec for RetentionRate {
             (&self.rate, "seed rate (E - N) / S", PALETTE[0]),
             (&self.strict, "strict retention: retained / S", PALETTE[1]),
         ] {
-            let points: Vec<(f64, f64)> = values
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            dotted_line(&mut chart, values, name, color)?;
         }
         legend(&mut chart)?;
         let max = self
@@ -654,18 +668,8 @@ impl Spec for ClvHoldout {
             (&self.actual, "actual", PALETTE[0]),
             (&self.predicted, "BG/NBD prediction", PALETTE[1]),
         ] {
-            let pts: Vec<(f64, f64)> = values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i as f64, *v))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+            let values: Vec<Option<f64>> = values.iter().map(|v| Some(*v)).collect();
+            dotted_line(&mut chart, &values, name, color)?;
         }
         legend(&mut chart)?;
         Ok(())

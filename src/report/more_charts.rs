@@ -2,7 +2,9 @@
 
 use plotters::prelude::*;
 
-use super::charts::{Area, DrawResult, PALETTE, Spec, bar, label_at, legend, range_of};
+use super::charts::{
+    Area, DrawResult, PALETTE, Spec, bar, dotted_line, label_at, legend, range_of,
+};
 
 fn whole(v: f64) -> String {
     if (v - v.round()).abs() < 1e-6 {
@@ -249,18 +251,7 @@ impl Spec for Satisfaction {
             (&self.nps, "NPS: % promoters - % detractors", PALETTE[0]),
             (&self.csat_satisfied, "CSAT: % scoring 4 or 5", PALETTE[2]),
         ] {
-            let pts: Vec<(f64, f64)> = values
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            dotted_line(&mut chart, values, name, color)?;
         }
         legend(&mut chart)?;
         Ok(())
