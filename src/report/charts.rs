@@ -13,6 +13,8 @@ use plotters::prelude::*;
 use crate::error::{Error, Result};
 
 pub const WIDTH: u32 = 960;
+/// At most this many period labels on a time axis: 24 months side by side do not fit.
+pub const PERIOD_TICKS: usize = 12;
 pub const HEIGHT: u32 = 480;
 
 static FONT: Once = Once::new();
@@ -246,7 +248,7 @@ impl Spec for RetentionRate {
             .build_cartesian_2d(-0.5..n - 0.5, 0.0..max * 1.15)?;
         let labels = self.labels.clone();
         bars.configure_mesh()
-            .x_labels(self.labels.len().min(24))
+            .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_desc("customers")
@@ -314,7 +316,7 @@ impl Spec for GrowthAccounting {
         let labels = self.labels.clone();
         chart
             .configure_mesh()
-            .x_labels(n.min(24))
+            .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_desc("customers (dormant below zero)")
@@ -560,7 +562,7 @@ impl Spec for Forecast {
         let labels = self.labels.clone();
         chart
             .configure_mesh()
-            .x_labels(n.min(24))
+            .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_desc("net revenue")

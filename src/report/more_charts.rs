@@ -3,7 +3,7 @@
 use plotters::prelude::*;
 
 use super::charts::{
-    Area, DrawResult, PALETTE, Spec, bar, dotted_line, label_at, legend, range_of,
+    Area, DrawResult, PALETTE, PERIOD_TICKS, Spec, bar, dotted_line, label_at, legend, range_of,
 };
 
 fn whole(v: f64) -> String {
@@ -181,7 +181,7 @@ impl Spec for ChannelMix {
         let labels = self.labels.clone();
         chart
             .configure_mesh()
-            .x_labels(n.min(24))
+            .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_desc("interactions")
@@ -241,7 +241,7 @@ impl Spec for Satisfaction {
         let labels = self.labels.clone();
         chart
             .configure_mesh()
-            .x_labels(n.min(24))
+            .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_desc("NPS (-100..100) / CSAT satisfied (%)")

@@ -82,6 +82,12 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
         "every chart inline"
     );
     for chart in charts {
+        // Every chart says what it shows and as of when.
+        let svg = std::fs::read_to_string(dir.join(format!("{chart}.svg"))).unwrap();
+        assert!(
+            svg.contains("as of 2025-01-01"),
+            "{chart}.svg has no as-of date in its title"
+        );
         assert!(
             dir.join(format!("{chart}.png")).exists() && dir.join(format!("{chart}.svg")).exists(),
             "{chart}"
