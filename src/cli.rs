@@ -300,6 +300,17 @@ pub struct SampleArgs {
     /// Share of deliberately bad rows (bad dates and numbers, missing ids, duplicates, ragged lines).
     #[arg(long, default_value_t = 0.02)]
     pub bad_rows: f64,
+    /// Multiplies every customer's purchase rate and divides their drop-out chance, for
+    /// benchmark-sized histories: 20 gives about 100 order lines per customer.
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub purchase_rate: f64,
+    /// Write orders.csv and interactions.jsonl without gzip (faster to write and to read at
+    /// benchmark sizes).
+    #[arg(long)]
+    pub uncompressed: bool,
+    /// Skip the interactions export (orders and customers only).
+    #[arg(long)]
+    pub no_interactions: bool,
     /// Output folder (created).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

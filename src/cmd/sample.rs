@@ -11,6 +11,9 @@ pub fn run(args: SampleArgs) -> Result<()> {
         start: args.start,
         months: args.months,
         bad_rows: args.bad_rows,
+        purchase_rate: args.purchase_rate,
+        compress: !args.uncompressed,
+        interactions: !args.no_interactions,
         out: args.out,
     };
     let r = sample::generate(&opts)?;

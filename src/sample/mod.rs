@@ -35,7 +35,46 @@ pub struct SampleOptions {
     pub start: NaiveDate,
     pub months: u32,
     pub bad_rows: f64,
+    /// Multiplies purchase rates and divides drop-out chances (1 = the shipped sample).
+    pub purchase_rate: f64,
+    /// gzip the orders and interactions files.
+    pub compress: bool,
+    /// Write the interactions file at all.
+    pub interactions: bool,
     pub out: PathBuf,
+}
+
+impl SampleOptions {
+    /// The shipped sample's settings for `customers` and `seed`, written to `out`.
+    pub fn new(customers: u64, seed: u64, out: PathBuf) -> SampleOptions {
+        SampleOptions {
+            customers,
+            seed,
+            start: NaiveDate::from_ymd_opt(2023, 1, 1).expect("valid"),
+            months: 24,
+            bad_rows: 0.02,
+            purchase_rate: 1.0,
+            compress: true,
+            interactions: true,
+            out,
+        }
+    }
+
+    pub fn orders_file(&self) -> &'static str {
+        if self.compress {
+            ORDERS_FILE
+        } else {
+            "orders.csv"
+        }
+    }
+
+    pub fn interactions_file(&self) -> &'static str {
+        if self.compress {
+            INTERACTIONS_FILE
+        } else {
+            "interactions.jsonl"
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -55,8 +94,55 @@ pub const INTERACTIONS_FILE: &str = "interactions.jsonl.gz";
 
 struct Writers {
     customers: csv::Writer<BufWriter<File>>,
-    orders: csv::Writer<flate2::write::GzEncoder<BufWriter<File>>>,
-    interactions: flate2::write::GzEncoder<BufWriter<File>>,
+    orders: csv::Writer<Out>,
+    interactions: Out,
+}
+
+/// A file written plain or through gzip; `Discard` for a skipped export.
+enum Out {
+    Plain(BufWriter<File>),
+    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Discard,
+}
+
+impl Out {
+    fn open(dir: &Path, name: &str, compress: bool) -> Result<Out> {
+        let f = create(dir, name)?;
+        Ok(if compress {
+            Out::Gzip(flate2::write::GzEncoder::new(
+                f,
+                flate2::Compression::default(),
+            ))
+        } else {
+            Out::Plain(f)
+        })
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Out::Plain(mut f) => f.flush(),
+            Out::Gzip(g) => g.finish()?.flush(),
+            Out::Discard => Ok(()),
+        }
+    }
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Out::Plain(f) => f.write(buf),
+            Out::Gzip(g) => g.write(buf),
+            Out::Discard => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::Plain(f) => f.flush(),
+            Out::Gzip(g) => g.flush(),
+            Out::Discard => Ok(()),
+        }
+    }
 }
 
 fn create(dir: &Path, name: &str) -> Result<BufWriter<File>> {
@@ -74,6 +160,11 @@ pub fn generate(opts: &SampleOptions) -> Result<SampleReport> {
     if !(0.0..=0.5).contains(&opts.bad_rows) {
         return Err(Error::usage("--bad-rows must be between 0 and 0.5"));
     }
+    if !(opts.purchase_rate > 0.0 && opts.purchase_rate <= 1000.0) {
+        return Err(Error::usage(
+            "--purchase-rate must be above 0 and at most 1000",
+        ));
+    }
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
     let out = &opts.out;
     let mut w = Writers {
@@ -83,14 +174,12 @@ pub fn generate(opts: &SampleOptions) -> Result<SampleReport> {
         orders: csv::WriterBuilder::new()
             .delimiter(b';')
             .flexible(true)
-            .from_writer(flate2::write::GzEncoder::new(
-                create(out, ORDERS_FILE)?,
-                flate2::Compression::default(),
-            )),
-        interactions: flate2::write::GzEncoder::new(
-            create(out, INTERACTIONS_FILE)?,
-            flate2::Compression::default(),
-        ),
+            .from_writer(Out::open(out, opts.orders_file(), opts.compress)?),
+        interactions: if opts.interactions {
+            Out::open(out, opts.interactions_file(), opts.compress)?
+        } else {
+            Out::Discard
+        },
     };
     let io = |e: std::io::Error| Error::io(out, e);
     let csv_io = |e: csv::Error| Error::io(out, e);
@@ -104,7 +193,9 @@ pub fn generate(opts: &SampleOptions) -> Result<SampleReport> {
     for i in 0..opts.customers {
         let mut rng =
             ChaCha8Rng::seed_from_u64(opts.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i + 1));
-        let c = Customer::draw(&world, &mut rng, i);
+        let mut c = Customer::draw(&world, &mut rng, i);
+        c.rate_per_day *= opts.purchase_rate;
+        c.dropout /= opts.purchase_rate;
         write_customer(&mut w, &c, &mut rng, opts.bad_rows, &mut report).map_err(csv_io)?;
         let history = simulate(&world, &c, &mut rng);
         write_orders(
@@ -118,16 +209,19 @@ pub fn generate(opts: &SampleOptions) -> Result<SampleReport> {
             &mut report,
         )
         .map_err(csv_io)?;
-        write_interactions(
-            &mut w,
-            &c,
-            &history,
-            &mut rng,
-            opts.bad_rows,
-            &mut ids,
-            &mut report,
-        )
-        .map_err(io)?;
+        // The last use of this customer's random stream: skipping it changes nothing else.
+        if opts.interactions {
+            write_interactions(
+                &mut w,
+                &c,
+                &history,
+                &mut rng,
+                opts.bad_rows,
+                &mut ids,
+                &mut report,
+            )
+            .map_err(io)?;
+        }
     }
     // One order line of a customer no customers export knows: kept and flagged as an orphan.
     let orphan_day = world.start + Duration::days(world.days() / 2);
@@ -149,12 +243,12 @@ pub fn generate(opts: &SampleOptions) -> Result<SampleReport> {
     report.order_lines += 1;
 
     w.customers.flush().map_err(io)?;
-    let gz = w
-        .orders
+    w.orders
         .into_inner()
-        .map_err(|e| Error::io(out, e.to_string()))?;
-    gz.finish().map_err(io)?.flush().map_err(io)?;
-    w.interactions.finish().map_err(io)?.flush().map_err(io)?;
+        .map_err(|e| Error::io(out, e.to_string()))?
+        .finish()
+        .map_err(io)?;
+    w.interactions.finish().map_err(io)?;
     Ok(report)
 }
 
