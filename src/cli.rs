@@ -263,6 +263,10 @@ pub struct WarehouseArgs {
     /// Only events strictly before this day count [default: the day after the last transaction]
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<NaiveDate>,
+    /// Memory the queries may hold (e.g. 2GiB); beyond it they spill to temporary files
+    /// [default: engine.memory_limit from the config, else no limit]
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -365,4 +369,8 @@ pub struct RunArgs {
     /// Report folder [default: report.out from the config]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Memory the queries may hold (e.g. 2GiB); beyond it they spill to temporary files
+    /// [default: engine.memory_limit from the config, else no limit]
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
 }

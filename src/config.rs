@@ -33,6 +33,8 @@ pub struct Config {
     pub cluster: ClusterConfig,
     #[serde(default)]
     pub privacy: PrivacyConfig,
+    #[serde(default)]
+    pub engine: EngineConfig,
     /// Export files to load, by source name. A source named `customers`, `transactions` or
     /// `interactions` loads into that table; any other name must say `table = "..."`.
     #[serde(default)]
@@ -42,6 +44,61 @@ pub struct Config {
     pub base_dir: PathBuf,
     #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// How the query engine may use the machine.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Memory the queries may hold, e.g. "2GiB" or "512MB"; above it sorts and aggregations
+    /// spill to temporary files instead of growing. Unset: no limit.
+    #[serde(default)]
+    pub memory_limit: Option<String>,
+}
+
+impl EngineConfig {
+    /// The limit in bytes, if one is set.
+    pub fn memory_limit_bytes(&self) -> std::result::Result<Option<usize>, String> {
+        self.memory_limit.as_deref().map(parse_size).transpose()
+    }
+}
+
+/// A size such as "2GiB", "1.5G", "512MB", "750mib" or a plain number of bytes. Binary and
+/// decimal units both read as powers of 1024 would be a lie, so each means what it says: KB,
+/// MB, GB are powers of 1000, KiB, MiB, GiB (and the bare K, M, G) powers of 1024.
+/// (A dozen lines; the size-parsing crates either disagree on the bare units or pull in more.)
+pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (write e.g. 2GiB, 512MiB or 1000000)"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0f64.powi(4),
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    let bytes = value * scale;
+    if bytes < 64.0 * 1024.0 * 1024.0 {
+        return Err(format!(
+            "{text:?} is below the smallest usable limit, 64MiB"
+        ));
+    }
+    Ok(bytes as usize)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -448,6 +505,9 @@ impl Config {
             )));
         }
         self.timezone()?;
+        self.engine
+            .memory_limit_bytes()
+            .map_err(|m| err(format!("engine.memory_limit: {m}")))?;
         if self.retention.active_periods == 0 {
             return Err(err("retention.active_periods must be at least 1".into()));
         }
@@ -572,5 +632,21 @@ mod tests {
         assert!(t.gzip());
         assert_eq!(c.sources["interactions"].format(), Format::Jsonl);
         assert_eq!(c.resolve(&t.path), PathBuf::from("dir/orders.csv.gz"));
+    }
+
+    #[test]
+    fn sizes_mean_what_their_units_say() {
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("1.5 GB"), Ok(1_500_000_000));
+        assert_eq!(parse_size("512mib"), Ok(512 << 20));
+        assert_eq!(parse_size("100000000"), Ok(100_000_000));
+        assert!(parse_size("1MB").unwrap_err().contains("64MiB"));
+        assert!(parse_size("two gigs").is_err());
+        assert!(
+            parse_size("3 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
     }
 }

@@ -25,6 +25,8 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::DataFrame;
 
 use crate::config::{Config, Monetary};
@@ -53,7 +55,7 @@ impl Engine {
         let session = SessionConfig::new()
             .with_information_schema(true)
             .set_str("datafusion.execution.time_zone", &timezone.to_string());
-        let ctx = SessionContext::new_with_config(session);
+        let ctx = SessionContext::new_with_config_rt(session, runtime(config)?);
         crate::periods::register(&ctx);
         crate::periods::register_report_time(&ctx, timezone);
         for table in TABLES {
@@ -142,6 +144,28 @@ pub fn table_schema(table: &str) -> SchemaRef {
     fields.push(Field::new("source_record", DataType::Int64, true));
     fields.push(Field::new("load_version", DataType::Int64, true));
     Arc::new(Schema::new(fields))
+}
+
+/// The runtime: with `engine.memory_limit`, a fair spilling pool of that size (every spilling
+/// operator gets an equal share, so a sort and an aggregation in one plan both fit) that names
+/// its largest consumers when a query still cannot fit; spill files go to the system's
+/// temporary folder. Without it, DataFusion's unbounded default.
+fn runtime(config: &Config) -> Result<Arc<RuntimeEnv>> {
+    let limit = config
+        .engine
+        .memory_limit_bytes()
+        .map_err(|m| Error::config(&config.path, format!("engine.memory_limit: {m}")))?;
+    let mut builder = RuntimeEnvBuilder::new();
+    if let Some(bytes) = limit {
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(bytes),
+            std::num::NonZeroUsize::new(3).expect("3 > 0"),
+        );
+        builder = builder.with_memory_pool(Arc::new(pool));
+    }
+    builder
+        .build_arc()
+        .map_err(|e| Error::usage(format!("cannot set up the query engine: {e}")))
 }
 
 async fn register_table(ctx: &SessionContext, wh: &Warehouse, table: &str) -> Result<()> {

@@ -55,9 +55,16 @@ impl Error {
         }
     }
     pub fn query(name: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        let mut message = err.to_string();
+        if message.contains("Resources exhausted") {
+            message.push_str(
+                "\n  the query needs more memory than the limit allows even with spilling: \
+                 raise --memory-limit (or engine.memory_limit), or narrow the query",
+            );
+        }
         Error::Query {
             name: name.into(),
-            message: err.to_string(),
+            message,
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {

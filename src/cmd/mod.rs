@@ -26,16 +26,29 @@ use crate::output;
 /// The config a warehouse-reading command works with: `--warehouse DIR`, `--config FILE`, or
 /// `./crm.toml`.
 pub fn resolve_config(args: &WarehouseArgs) -> Result<Config> {
-    if let Some(dir) = &args.warehouse {
-        return Ok(Config::for_warehouse(dir));
+    let mut config = if let Some(dir) = &args.warehouse {
+        Config::for_warehouse(dir)
+    } else {
+        let path = args.config.clone().unwrap_or_else(|| "crm.toml".into());
+        if args.config.is_none() && !Path::new(&path).exists() {
+            return Err(Error::usage(
+                "no ./crm.toml here: pass --config FILE (the pipeline config) or --warehouse DIR",
+            ));
+        }
+        Config::load(&path)?
+    };
+    set_memory_limit(&mut config, args.memory_limit.as_deref())?;
+    Ok(config)
+}
+
+/// `--memory-limit` over the config's engine.memory_limit, checked before any work starts.
+pub fn set_memory_limit(config: &mut Config, flag: Option<&str>) -> Result<()> {
+    if let Some(limit) = flag {
+        crate::config::parse_size(limit)
+            .map_err(|m| Error::usage(format!("--memory-limit: {m}")))?;
+        config.engine.memory_limit = Some(limit.to_string());
     }
-    let path = args.config.clone().unwrap_or_else(|| "crm.toml".into());
-    if args.config.is_none() && !Path::new(&path).exists() {
-        return Err(Error::usage(
-            "no ./crm.toml here: pass --config FILE (the pipeline config) or --warehouse DIR",
-        ));
-    }
-    Config::load(&path)
+    Ok(())
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -58,7 +58,8 @@ fn tables() -> Vec<(&'static str, String)> {
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let config = Config::load(&args.config)?;
+    let mut config = Config::load(&args.config)?;
+    super::set_memory_limit(&mut config, args.memory_limit.as_deref())?;
     let report = ingest::ingest(&config, &IngestOptions::default())?;
     crate::output::say(super::ingest::summary(&report))?;
     if report.changed {

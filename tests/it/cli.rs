@@ -136,3 +136,47 @@ fn reading_without_a_warehouse_says_how_to_make_one() {
         "{err}"
     );
 }
+
+/// `--memory-limit` puts the queries in a spilling pool of that size: an aggregation whose hash
+/// table is larger than the limit still completes (it spills), with the exact answer, and work
+/// that cannot spill fails with a message that names the limit and what to do.
+#[test]
+fn memory_limit_spills_what_can_spill_and_explains_what_cannot() {
+    let sb = Sandbox::new();
+    small_warehouse(&sb);
+    // 3M groups: well over 64 MiB of hash table.
+    let grouped = "select count(*) as n from (select value % 3000000 as k, count(*) as c \
+                   from generate_series(1, 6000000) group by value % 3000000)";
+    assert_eq!(
+        sb.ok(&[
+            "query",
+            "--memory-limit",
+            "64MiB",
+            "--sql",
+            grouped,
+            "--format",
+            "csv"
+        ]),
+        "n\n3000000\n"
+    );
+    let unspillable = "select cardinality(v) as n from \
+                       (select array_agg(value) as v from generate_series(1, 30000000))";
+    let err = sb.fails(&["query", "--memory-limit", "64MiB", "--sql", unspillable]);
+    assert!(err.contains("64.0 MB"), "{err}");
+    assert!(err.contains("raise --memory-limit"), "{err}");
+
+    let err = sb.fails(&["rfm", "--memory-limit", "lots"]);
+    assert!(
+        err.contains("--memory-limit") && err.contains("not a size"),
+        "{err}"
+    );
+    sb.write(
+        "bad.toml",
+        "[warehouse]\npath = \"wh\"\n[engine]\nmemory_limit = \"2 furlongs\"\n",
+    );
+    let err = sb.fails(&["rfm", "--config", "bad.toml"]);
+    assert!(
+        err.contains("engine.memory_limit") && err.contains("unknown unit"),
+        "{err}"
+    );
+}
