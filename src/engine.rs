@@ -19,6 +19,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{
     DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef, TimeUnit,
 };
+use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -27,6 +28,10 @@ use datafusion::datasource::listing::{
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use datafusion::prelude::DataFrame;
 
 use crate::config::{Config, Monetary};
@@ -65,7 +70,9 @@ impl Engine {
             Some(d) => d,
             None => default_as_of(&ctx, timezone).await?,
         };
-        ctx.register_batch("params", params_batch(config, as_of, timezone)?)
+        let params = params_batch(config, as_of, timezone)?;
+        register_param_functions(&ctx, &params)?;
+        ctx.register_batch("params", params)
             .map_err(|e| Error::query("params", e))?;
         ctx.register_batch("load_stats", load_stats_batch(&warehouse)?)
             .map_err(|e| Error::query("load_stats", e))?;
@@ -166,6 +173,54 @@ fn runtime(config: &Config) -> Result<Arc<RuntimeEnv>> {
     builder
         .build_arc()
         .map_err(|e| Error::usage(format!("cannot set up the query engine: {e}")))
+}
+
+/// `param_<name>()` for every column of `params`: a constant the planner folds into the plan,
+/// so the hot views (every transaction passes through stg_transactions) filter and compute
+/// against literals instead of joining each row with the one-row `params` table.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ParamFunction {
+    name: String,
+    value: ScalarValue,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ParamFunction {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(self.value.data_type())
+    }
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> datafusion::error::Result<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
+    fn simplify(
+        &self,
+        _: Vec<Expr>,
+        _: &SimplifyContext,
+    ) -> datafusion::error::Result<ExprSimplifyResult> {
+        Ok(ExprSimplifyResult::Simplified(Expr::Literal(
+            self.value.clone(),
+            None,
+        )))
+    }
+}
+
+fn register_param_functions(ctx: &SessionContext, params: &RecordBatch) -> Result<()> {
+    for (field, column) in params.schema().fields().iter().zip(params.columns()) {
+        let value =
+            ScalarValue::try_from_array(column, 0).map_err(|e| Error::query("params", e))?;
+        ctx.register_udf(ScalarUDF::new_from_impl(ParamFunction {
+            name: format!("param_{}", field.name()),
+            value,
+            signature: Signature::exact(vec![], Volatility::Immutable),
+        }));
+    }
+    Ok(())
 }
 
 async fn register_table(ctx: &SessionContext, wh: &Warehouse, table: &str) -> Result<()> {

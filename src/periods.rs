@@ -60,6 +60,19 @@ fn days_of(d: NaiveDate) -> i32 {
     d.num_days_from_ce() - EPOCH_CE
 }
 
+/// The period when it is one value for all rows (checked), None when it varies by row.
+fn scalar_period(arg: &ColumnarValue) -> datafusion::error::Result<Option<Option<String>>> {
+    match arg {
+        ColumnarValue::Scalar(
+            ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v),
+        ) => {
+            check(v)?;
+            Ok(Some(v.clone()))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The second argument as a per-row period name.
 fn periods(arg: &ColumnarValue, n: usize) -> datafusion::error::Result<Vec<Option<String>>> {
     Ok(match arg {
@@ -121,18 +134,29 @@ pub fn register(ctx: &SessionContext) {
             let n = dates.len();
             let dates = datafusion::arrow::compute::cast(&dates, &DataType::Date32)?;
             let dates = dates.as_primitive::<Date32Type>();
-            let ps = periods(&args[1], n)?;
-            let mut out = Vec::with_capacity(n);
-            for (d, p) in dates.iter().zip(&ps) {
-                check(p)?;
-                out.push(match (d.and_then(date_of), p) {
-                    (Some(d), Some(p)) => index(d, p),
-                    _ => None,
-                });
-            }
-            Ok(ColumnarValue::Array(
-                Arc::new(Int64Array::from(out)) as ArrayRef
-            ))
+            // The period is a constant in every view (param_period()): read it once, not
+            // once per row.
+            let out: Int64Array = if let Some(p) = scalar_period(&args[1])? {
+                match p.as_deref() {
+                    Some(p) => dates
+                        .iter()
+                        .map(|d| d.and_then(date_of).and_then(|d| index(d, p)))
+                        .collect(),
+                    None => Int64Array::new_null(n),
+                }
+            } else {
+                let ps = periods(&args[1], n)?;
+                let mut out = Vec::with_capacity(n);
+                for (d, p) in dates.iter().zip(&ps) {
+                    check(p)?;
+                    out.push(match (d.and_then(date_of), p) {
+                        (Some(d), Some(p)) => index(d, p),
+                        _ => None,
+                    });
+                }
+                Int64Array::from(out)
+            };
+            Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
         }),
     );
     let label_udf = create_udf(
@@ -226,6 +250,13 @@ pub fn register_report_time(ctx: &SessionContext, tz: chrono_tz::Tz) {
                 &ts,
                 &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             )?;
+            if tz == chrono_tz::UTC {
+                // UTC's wall clock is the instant itself: the same values without a zone.
+                let utc = ts.as_primitive::<TimestampMicrosecondType>();
+                let local =
+                    TimestampMicrosecondArray::new(utc.values().clone(), utc.nulls().cloned());
+                return Ok(ColumnarValue::Array(Arc::new(local) as ArrayRef));
+            }
             let local: TimestampMicrosecondArray = ts
                 .as_primitive::<TimestampMicrosecondType>()
                 .iter()

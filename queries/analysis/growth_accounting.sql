@@ -6,7 +6,7 @@ with
 
 buyers as (select customer_id, period_index from customer_periods where has_purchase),
 
-cohorts as (select customer_id, cohort_index from customer_cohorts),
+cohorts as (select customer_id, cohort_index from cohort_membership),
 
 current_period as (
     select

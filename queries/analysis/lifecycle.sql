@@ -24,7 +24,7 @@ days as (
         p.active_days,
     from known as k
     cross join params as p
-    left join customer_cohorts as c on c.customer_id = k.customer_id
+    left join cohort_membership as c on c.customer_id = k.customer_id
 ),
 
 final as (

@@ -5,7 +5,7 @@
 -- in the incomplete period are empty (null), never zero.
 with
 
-cohorts as (select * from customer_cohorts),
+cohorts as (select * from cohort_membership),
 
 sizes as (
     select cohort_index, count(*) as cohort_size

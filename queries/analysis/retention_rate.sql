@@ -23,7 +23,7 @@ retained as (
 
 new_customers as (
     select cohort_index as period_index, count(*) as customers
-    from customer_cohorts
+    from cohort_membership
     group by cohort_index
 ),
 

@@ -4,8 +4,6 @@
 -- recent customer gets B); ties share a score. Segments: first matching rule by priority.
 with
 
-params as (select * from params),
-
 inputs as (select * from customer_rfm_inputs),
 
 ranked as (
@@ -21,12 +19,11 @@ ranked as (
 scored as (
     select
         r.*,
-        1 + cast(floor(cast(p.rfm_bins * (r.r_rank - 1) as double) / r.scored_customers) as bigint) as r_score,
-        1 + cast(floor(cast(p.rfm_bins * (r.f_rank - 1) as double) / r.scored_customers) as bigint) as f_score,
-        1 + cast(floor(cast(p.rfm_bins * (r.m_rank - 1) as double) / r.scored_customers) as bigint) as m_score,
-        p.rfm_bins,
+        1 + cast(floor(cast(param_rfm_bins() * (r.r_rank - 1) as double) / r.scored_customers) as bigint) as r_score,
+        1 + cast(floor(cast(param_rfm_bins() * (r.f_rank - 1) as double) / r.scored_customers) as bigint) as f_score,
+        1 + cast(floor(cast(param_rfm_bins() * (r.m_rank - 1) as double) / r.scored_customers) as bigint) as m_score,
+        param_rfm_bins() as rfm_bins,
     from ranked as r
-    cross join params as p
 ),
 
 -- The segment rules are written on the 5-bin grid; other bin counts map onto it.

@@ -4,13 +4,10 @@
 -- gross purchases, or net revenue per purchase order (rfm.monetary).
 with
 
-params as (select * from params),
-
 window_transactions as (
     select t.*
     from stg_transactions as t
-    cross join params as p
-    where t.local_at >= p.rfm_window_start
+    where t.local_at >= param_rfm_window_start()
 ),
 
 per_customer as (
@@ -28,10 +25,10 @@ final as (
     select
         c.customer_id,
         c.last_purchase_date,
-        cast(cast(p.as_of_date as int) - cast(c.last_purchase_date as int) as bigint) as recency_days,
+        cast(cast(param_as_of_date() as int) - cast(c.last_purchase_date as int) as bigint) as recency_days,
         c.purchase_orders as frequency,
         round(
-            case p.rfm_monetary
+            case param_rfm_monetary()
                 when 'gross' then c.gross_revenue
                 when 'mean_order' then c.net_revenue / c.purchase_orders
                 else c.net_revenue
@@ -40,7 +37,6 @@ final as (
         ) as monetary,
         round(c.net_revenue, 2) as net_revenue,
     from per_customer as c
-    cross join params as p
     where c.last_purchase_date is not null
 )
 

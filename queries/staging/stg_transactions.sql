@@ -1,10 +1,10 @@
 -- Grain: one row per transaction strictly before as_of (METRICS.md "Time and money").
 -- Rename and cast only: local time in the report's zone, purchase/refund flags, the order key.
+-- Every transaction passes through here: parameters are the param_*() constants, not a join
+-- with the params table, so the planner filters and computes against literals.
 with
 
 transactions as (select * from transactions),
-
-params as (select * from params),
 
 final as (
     select
@@ -13,7 +13,7 @@ final as (
         t.ts as ts_at,
         to_report_time(t.ts) as local_at,
         cast(to_report_time(t.ts) as date) as local_date,
-        period_index(cast(to_report_time(t.ts) as date), p.period) as period_index,
+        period_index(cast(to_report_time(t.ts) as date), param_period()) as period_index,
         t.amount,
         t.amount > 0 as is_purchase,
         t.amount < 0 as is_refund,
@@ -26,8 +26,7 @@ final as (
         t.channel,
         t.store_id,
     from transactions as t
-    cross join params as p
-    where to_report_time(t.ts) < p.as_of
+    where to_report_time(t.ts) < param_as_of()
 )
 
 select * from final
