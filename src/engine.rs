@@ -19,19 +19,24 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{
     DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef, TimeUnit,
 };
+use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, collect_partitioned};
 use datafusion::prelude::DataFrame;
 
 use crate::config::{Config, Monetary};
@@ -420,6 +425,74 @@ fn load_stats_batch(wh: &Warehouse) -> Result<RecordBatch> {
 
 /// Creates every query file's view. Views of one layer may use each other in any order: a view
 /// whose inputs are not there yet is retried after the others.
+/// A mart (queries/marts) computed at most once per session: the first query that reads it runs
+/// its plan and keeps the rows; every later reference, in the same query or the next, reads them
+/// from memory. DataFusion plans each reference to a view afresh, so without this a view read
+/// three times scans the transactions three times. Marts have customer or customer-period grain,
+/// far fewer rows than the transactions they are computed from.
+#[derive(Debug)]
+struct CachedView {
+    name: String,
+    plan: LogicalPlan,
+    schema: SchemaRef,
+    rows: tokio::sync::OnceCell<Vec<Vec<RecordBatch>>>,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for CachedView {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let partitions = self
+            .rows
+            .get_or_try_init(|| async {
+                let plan = state.create_physical_plan(&self.plan).await?;
+                let parts = plan.output_partitioning().partition_count();
+                let mut out = Vec::with_capacity(parts);
+                for batches in collect_partitioned(plan, state.task_ctx()).await? {
+                    out.push(batches);
+                }
+                Ok::<_, datafusion::error::DataFusionError>(out)
+            })
+            .await
+            .map_err(|e| e.context(format!("computing {}", self.name)))?;
+        let exec =
+            MemorySourceConfig::try_new_exec(partitions, self.schema.clone(), projection.cloned())?;
+        Ok(exec)
+    }
+}
+
+async fn register_cached_view(
+    ctx: &SessionContext,
+    name: &str,
+    sql: &str,
+) -> datafusion::error::Result<()> {
+    let plan = ctx.sql(sql).await?.into_unoptimized_plan();
+    let schema = Arc::new(plan.schema().as_arrow().clone());
+    ctx.register_table(
+        name,
+        Arc::new(CachedView {
+            name: name.to_string(),
+            plan,
+            schema,
+            rows: tokio::sync::OnceCell::new(),
+        }),
+    )?;
+    Ok(())
+}
+
 async fn register_views(ctx: &SessionContext) -> Result<()> {
     let mut pending: Vec<&(&str, &str, &str)> = QUERIES.iter().collect();
     while !pending.is_empty() {
@@ -428,7 +501,14 @@ async fn register_views(ctx: &SessionContext) -> Result<()> {
         for q in &pending {
             let (layer, name, sql) = **q;
             let sql = sql.trim().trim_end_matches(';');
-            if let Err(e) = ctx.sql(&format!("create view {name} as {sql}")).await {
+            let registered = if layer == "marts" {
+                register_cached_view(ctx, name, sql).await
+            } else {
+                ctx.sql(&format!("create view {name} as {sql}"))
+                    .await
+                    .map(|_| ())
+            };
+            if let Err(e) = registered {
                 errors.push((format!("{layer}/{name}.sql"), e.to_string()));
                 failed.push(*q);
             }

@@ -7,7 +7,6 @@ final as (
         customer_id,
         period_index,
         bool_or(is_purchase) as has_purchase,
-        count(distinct case when is_purchase then order_key end) as purchase_orders,
         sum(amount) as net_revenue,
     from stg_transactions
     group by customer_id, period_index
