@@ -141,7 +141,17 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 changed = true;
             }
             if df.height() > 0 {
-                frames.push((name.clone(), df));
+                if table == Table::Customers {
+                    frames.push((name.clone(), df));
+                } else {
+                    // Appended tables are written export by export, so a load holds one
+                    // export's rows at a time; the manifest swap still publishes all or none.
+                    let mut df = df;
+                    let (rel, abs) = wh.new_file("data", table.name(), version, name);
+                    write_parquet(&abs, &mut df)?;
+                    add_file(&mut next, table.name(), rel, df.height());
+                    changed = true;
+                }
             }
             report.files.push(stats);
         }
@@ -172,12 +182,6 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                     rows: merged.height() as u64,
                 },
             );
-        } else {
-            for (name, mut df) in frames {
-                let (rel, abs) = wh.new_file("data", table.name(), version, &name);
-                write_parquet(&abs, &mut df)?;
-                add_file(&mut next, table.name(), rel, df.height());
-            }
         }
     }
 
