@@ -269,7 +269,7 @@ fn upsert(old: DataFrame, new: DataFrame) -> Result<DataFrame> {
 
 /// id -> record hash of every row of a table, from its warehouse files.
 fn read_known(wh: &Warehouse, table: &str, id_column: &str) -> Result<KnownIds> {
-    let mut known = KnownIds::new();
+    let mut known = KnownIds::default();
     for path in wh.table_files(table) {
         let file = File::open(&path).map_err(|e| Error::warehouse(&path, e))?;
         let columns = if id_column == "record_hash" {
