@@ -36,7 +36,7 @@ use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, collect_partitioned};
+use datafusion::physical_plan::{ExecutionPlan, collect_partitioned};
 use datafusion::prelude::DataFrame;
 
 use crate::config::{Config, Monetary};
@@ -459,12 +459,7 @@ impl TableProvider for CachedView {
             .rows
             .get_or_try_init(|| async {
                 let plan = state.create_physical_plan(&self.plan).await?;
-                let parts = plan.output_partitioning().partition_count();
-                let mut out = Vec::with_capacity(parts);
-                for batches in collect_partitioned(plan, state.task_ctx()).await? {
-                    out.push(batches);
-                }
-                Ok::<_, datafusion::error::DataFusionError>(out)
+                collect_partitioned(plan, state.task_ctx()).await
             })
             .await
             .map_err(|e| e.context(format!("computing {}", self.name)))?;

@@ -60,38 +60,47 @@ fn days_of(d: NaiveDate) -> i32 {
     d.num_days_from_ce() - EPOCH_CE
 }
 
-/// The period when it is one value for all rows (checked), None when it varies by row.
-fn scalar_period(arg: &ColumnarValue) -> datafusion::error::Result<Option<Option<String>>> {
-    match arg {
-        ColumnarValue::Scalar(
-            ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v),
-        ) => {
-            check(v)?;
-            Ok(Some(v.clone()))
-        }
-        _ => Ok(None),
-    }
+/// The period argument, checked: one value for all rows (the usual case: every view passes the
+/// constant param_period()), or one per row.
+enum Periods {
+    One(Option<String>),
+    PerRow(Vec<Option<String>>),
 }
 
-/// The second argument as a per-row period name.
-fn periods(arg: &ColumnarValue, n: usize) -> datafusion::error::Result<Vec<Option<String>>> {
-    Ok(match arg {
-        ColumnarValue::Scalar(
-            ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v),
-        ) => vec![v.clone(); n],
-        ColumnarValue::Array(a) => {
-            let a = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
-            a.as_string::<i32>()
-                .iter()
-                .map(|v| v.map(str::to_string))
-                .collect()
+impl Periods {
+    fn of(arg: &ColumnarValue) -> datafusion::error::Result<Periods> {
+        let periods = match arg {
+            ColumnarValue::Scalar(
+                ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v),
+            ) => Periods::One(v.clone()),
+            ColumnarValue::Array(a) => {
+                let a = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
+                Periods::PerRow(
+                    a.as_string::<i32>()
+                        .iter()
+                        .map(|v| v.map(str::to_string))
+                        .collect(),
+                )
+            }
+            other => {
+                return Err(DataFusionError::Execution(format!(
+                    "period must be text, got {other:?}"
+                )));
+            }
+        };
+        match &periods {
+            Periods::One(p) => check(p)?,
+            Periods::PerRow(ps) => ps.iter().try_for_each(check)?,
         }
-        other => {
-            return Err(DataFusionError::Execution(format!(
-                "period must be text, got {other:?}"
-            )));
+        Ok(periods)
+    }
+
+    fn get(&self, row: usize) -> Option<&str> {
+        match self {
+            Periods::One(p) => p.as_deref(),
+            Periods::PerRow(ps) => ps[row].as_deref(),
         }
-    })
+    }
 }
 
 fn check(p: &Option<String>) -> datafusion::error::Result<()> {
@@ -109,18 +118,17 @@ fn per_index<T>(
     f: impl Fn(i64, &str) -> Option<T>,
 ) -> datafusion::error::Result<Vec<Option<T>>> {
     let idx = args[0].to_array(1)?;
-    let n = idx.len();
     let idx = datafusion::arrow::compute::cast(&idx, &DataType::Int64)?;
-    let ps = periods(&args[1], n)?;
-    let mut out = Vec::with_capacity(n);
-    for (i, p) in idx.as_primitive::<Int64Type>().iter().zip(&ps) {
-        check(p)?;
-        out.push(match (i, p) {
+    let ps = Periods::of(&args[1])?;
+    Ok(idx
+        .as_primitive::<Int64Type>()
+        .iter()
+        .enumerate()
+        .map(|(row, i)| match (i, ps.get(row)) {
             (Some(i), Some(p)) => f(i, p),
             _ => None,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 pub fn register(ctx: &SessionContext) {
@@ -131,31 +139,17 @@ pub fn register(ctx: &SessionContext) {
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let dates = args[0].to_array(1)?;
-            let n = dates.len();
             let dates = datafusion::arrow::compute::cast(&dates, &DataType::Date32)?;
             let dates = dates.as_primitive::<Date32Type>();
-            // The period is a constant in every view (param_period()): read it once, not
-            // once per row.
-            let out: Int64Array = if let Some(p) = scalar_period(&args[1])? {
-                match p.as_deref() {
-                    Some(p) => dates
-                        .iter()
-                        .map(|d| d.and_then(date_of).and_then(|d| index(d, p)))
-                        .collect(),
-                    None => Int64Array::new_null(n),
-                }
-            } else {
-                let ps = periods(&args[1], n)?;
-                let mut out = Vec::with_capacity(n);
-                for (d, p) in dates.iter().zip(&ps) {
-                    check(p)?;
-                    out.push(match (d.and_then(date_of), p) {
-                        (Some(d), Some(p)) => index(d, p),
-                        _ => None,
-                    });
-                }
-                Int64Array::from(out)
-            };
+            let ps = Periods::of(&args[1])?;
+            let out: Int64Array = dates
+                .iter()
+                .enumerate()
+                .map(|(row, d)| match (d.and_then(date_of), ps.get(row)) {
+                    (Some(d), Some(p)) => index(d, p),
+                    _ => None,
+                })
+                .collect();
             Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
         }),
     );

@@ -305,7 +305,7 @@ fn read_parquet(path: &Path) -> Result<DataFrame> {
 }
 
 /// Rows per Parquet row group in the warehouse: large enough for long runs of each column to
-/// compress well, small enough that a scan splits over the cores and min/max statistics prune.
+/// compress well, small enough that a scan splits over the cores.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
 
 fn write_parquet(path: &PathBuf, df: &mut DataFrame) -> Result<()> {

@@ -155,6 +155,17 @@ struct BgNbdObjective<'a> {
     customers: f64,
 }
 
+impl BgNbdObjective<'_> {
+    fn new(g: &mut Grouped, customers: usize) -> BgNbdObjective<'_> {
+        let xs = distinct_x(g);
+        BgNbdObjective {
+            g,
+            xs,
+            customers: customers as f64,
+        }
+    }
+}
+
 impl Objective for BgNbdObjective<'_> {
     fn customers(&self) -> f64 {
         self.customers
@@ -444,12 +455,7 @@ pub fn fit_bgnbd(data: &[Summary]) -> Result<BgNbd, FitError> {
         });
     }
     let mut g = group(data);
-    let xs = distinct_x(&mut g);
-    let objective = BgNbdObjective {
-        customers: data.len() as f64,
-        g: &g,
-        xs,
-    };
+    let objective = BgNbdObjective::new(&mut g, data.len());
     let (p, cost) = maximise("BG/NBD", &objective, vec![0.0, 0.0, 0.0, 0.0])?;
     Ok(BgNbd {
         r: p[0].exp(),
@@ -773,12 +779,7 @@ mod tests {
         }
         let data = simulate(3000, 11);
         let mut g = group(&data);
-        let xs = distinct_x(&mut g);
-        let bg = BgNbdObjective {
-            customers: data.len() as f64,
-            g: &g,
-            xs,
-        };
+        let bg = BgNbdObjective::new(&mut g, data.len());
         for theta in [
             [0.0, 0.0, 0.0, 0.0],
             [-1.4, 1.5, -0.2, 0.9],
