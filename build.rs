@@ -15,9 +15,9 @@ fn main() {
     for layer in LAYERS {
         let dir = root.join(layer);
         println!("cargo:rerun-if-changed={}", dir.display());
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
+        // A binary built without its views would fail on every command: stop the build instead.
+        let entries = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("cannot read the query folder {}: {e}", dir.display()));
         let mut files: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "sql"))

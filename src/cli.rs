@@ -328,6 +328,10 @@ pub struct IngestArgs {
     /// Read every export again even if it has not changed since the last load.
     #[arg(long)]
     pub force: bool,
+    /// Load only: skip the data-quality checks that otherwise follow a load (`crm quality` and
+    /// `crm run` still run them).
+    #[arg(long)]
+    pub no_quality: bool,
 }
 
 #[derive(Debug, Args)]

@@ -549,6 +549,20 @@ impl Config {
                     err(format!("sources.{name}.timezone: unknown time zone {tz:?}"))
                 })?;
             }
+            for (key, format) in [
+                ("timestamp_format", &source.timestamp_format),
+                ("date_format", &source.date_format),
+            ] {
+                if let Some(f) = format
+                    && chrono::format::StrftimeItems::new(f)
+                        .parse_to_owned()
+                        .is_err()
+                {
+                    return Err(err(format!(
+                        "sources.{name}.{key}: {f:?} is not a chrono format (e.g. \"%d.%m.%Y %H:%M\")"
+                    )));
+                }
+            }
             let table = source.table(name).expect("checked above");
             for canonical in source.columns.keys() {
                 if !crate::ingest::schema::is_canonical(table, canonical) {

@@ -12,7 +12,7 @@ pub fn run(args: IngestArgs) -> Result<()> {
     let config = Config::load(&args.config)?;
     let report = ingest::ingest(&config, &IngestOptions { force: args.force })?;
     crate::output::say(summary(&report))?;
-    if report.changed {
+    if report.changed && !args.no_quality {
         crate::output::say(super::quality::after_ingest(&config)?)?;
     }
     Ok(())

@@ -1,75 +1,107 @@
-//! Validating export records into canonical rows: the `Sink` that maps export columns to
-//! canonical ones, parses each value, derives missing transaction ids, sorts every record into
-//! loaded, rejected or duplicate, and builds the polars frames the warehouse files are written
-//! from.
+//! Validating export records into canonical rows, in two stages.
+//!
+//! - [`RowParser`], shared by the worker threads: maps a record's fields to canonical columns,
+//!   parses each value, hashes the record and appends it to a [`Batch`] (column builders: no
+//!   string is allocated per field), or records why it is rejected.
+//! - [`Merger`], one per export, fed the batches in file order: derived-id occurrence numbers,
+//!   duplicates against the warehouse and earlier records, superseded customers and flags. The
+//!   surviving rows go to the output: streamed into a Parquet file one row group at a time, or
+//!   kept (customers, which are merged with the warehouse's rows afterwards).
+//!
+//! Every record read ends up loaded, rejected (with its reason) or counted as a duplicate; the
+//! stages only split that decision between the parts that can run in parallel and the parts
+//! that depend on the records before.
 
-use std::collections::HashMap;
-
-use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 
 use polars::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::schema::{self, ColumnSpec, Kind, TimeFormats, Value};
-use super::source::{Record, Sink};
 use crate::config::Table;
 use crate::error::{Error, Result};
 use crate::warehouse::FileStats;
 
-/// What the warehouse already holds for a table: id -> record hash. Rows loaded earlier in the
-/// same run are added, so two exports in one run are deduplicated against each other too.
-/// FxHash: a lookup per record on ids we wrote ourselves or read from the business's own
-/// exports; SipHash's flooding resistance cost a tenth of the load's time.
-pub type KnownIds = FxHashMap<String, i64>;
+/// An id as the load remembers it: its 128-bit xxh3 hash. Ten million ids cost 24 bytes each
+/// instead of a `String` each; two different ids share a key with a probability of about
+/// n^2 / 2^129 (1e-25 at ten million).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdKey(u64, u64);
 
-#[derive(Debug)]
-enum Buf {
-    Str(Vec<Option<String>>),
-    Date(Vec<Option<i32>>),
-    Ts(Vec<Option<i64>>),
-    F64(Vec<Option<f64>>),
-    I64(Vec<Option<i64>>),
-    Bool(Vec<Option<bool>>),
+impl IdKey {
+    pub fn of(id: &str) -> IdKey {
+        let h = xxhash_rust::xxh3::xxh3_128(id.as_bytes());
+        IdKey(h as u64, (h >> 64) as u64)
+    }
 }
 
-impl Buf {
-    fn for_kind(kind: Kind) -> Buf {
-        match kind {
-            Kind::Str | Kind::Enum(_) => Buf::Str(Vec::new()),
-            Kind::Date => Buf::Date(Vec::new()),
-            Kind::Timestamp => Buf::Ts(Vec::new()),
-            Kind::Decimal => Buf::F64(Vec::new()),
-            Kind::Int | Kind::Score(..) => Buf::I64(Vec::new()),
-            Kind::Bool => Buf::Bool(Vec::new()),
-        }
+impl Hash for IdKey {
+    /// The key is already a good hash: the map's hasher gets one word of it.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
     }
+}
 
-    fn push(&mut self, v: Value) {
-        match (self, v) {
-            (Buf::Str(b), Value::Str(s)) => b.push(Some(s)),
-            (Buf::Str(b), Value::Null) => b.push(None),
-            (Buf::Date(b), Value::Date(d)) => b.push(Some(d)),
-            (Buf::Date(b), Value::Null) => b.push(None),
-            (Buf::Ts(b), Value::Timestamp(t)) => b.push(Some(t)),
-            (Buf::Ts(b), Value::Null) => b.push(None),
-            (Buf::F64(b), Value::F64(f)) => b.push(Some(f)),
-            (Buf::F64(b), Value::Null) => b.push(None),
-            (Buf::I64(b), Value::I64(i)) => b.push(Some(i)),
-            (Buf::I64(b), Value::Null) => b.push(None),
-            (Buf::Bool(b), Value::Bool(x)) => b.push(Some(x)),
-            (Buf::Bool(b), Value::Null) => b.push(None),
-            (buf, v) => unreachable!("value {v:?} does not fit column {buf:?}"),
-        }
-    }
+/// What the warehouse already holds for a table: id -> record hash. Rows loaded earlier in the
+/// same run are added, so two exports in one run are deduplicated against each other too.
+pub type KnownIds = FxHashMap<IdKey, i64>;
 
-    fn into_series(self, name: &str) -> PolarsResult<Series> {
+/// One canonical column being built.
+enum Col {
+    Str(StringChunkedBuilder),
+    Date(PrimitiveChunkedBuilder<Int32Type>),
+    Ts(PrimitiveChunkedBuilder<Int64Type>),
+    F64(PrimitiveChunkedBuilder<Float64Type>),
+    I64(PrimitiveChunkedBuilder<Int64Type>),
+    Bool(BooleanChunkedBuilder),
+}
+
+impl Col {
+    fn for_kind(name: &str, kind: Kind, capacity: usize) -> Col {
         let name: PlSmallStr = name.into();
+        match kind {
+            Kind::Str | Kind::Enum(_) => Col::Str(StringChunkedBuilder::new(name, capacity)),
+            Kind::Date => Col::Date(PrimitiveChunkedBuilder::new(name, capacity)),
+            Kind::Timestamp => Col::Ts(PrimitiveChunkedBuilder::new(name, capacity)),
+            Kind::Decimal => Col::F64(PrimitiveChunkedBuilder::new(name, capacity)),
+            Kind::Int | Kind::Score(..) => Col::I64(PrimitiveChunkedBuilder::new(name, capacity)),
+            Kind::Bool => Col::Bool(BooleanChunkedBuilder::new(name, capacity)),
+        }
+    }
+
+    fn push(&mut self, v: &Value) {
+        match (self, v) {
+            (Col::Str(b), Value::Str(s)) => b.append_value(s.as_ref()),
+            (Col::Str(b), Value::Null) => b.append_null(),
+            (Col::Date(b), Value::Date(d)) => b.append_value(*d),
+            (Col::Date(b), Value::Null) => b.append_null(),
+            (Col::Ts(b), Value::Timestamp(t)) => b.append_value(*t),
+            (Col::Ts(b), Value::Null) => b.append_null(),
+            (Col::F64(b), Value::F64(f)) => b.append_value(*f),
+            (Col::F64(b), Value::Null) => b.append_null(),
+            (Col::I64(b), Value::I64(i)) => b.append_value(*i),
+            (Col::I64(b), Value::Null) => b.append_null(),
+            (Col::Bool(b), Value::Bool(x)) => b.append_value(*x),
+            (Col::Bool(b), Value::Null) => b.append_null(),
+            (_, v) => unreachable!("value {v:?} does not fit its column"),
+        }
+    }
+
+    fn finish(self) -> PolarsResult<Series> {
         Ok(match self {
-            Buf::Str(b) => Series::new(name, b),
-            Buf::Date(b) => Series::new(name, b).cast(&DataType::Date)?,
-            Buf::Ts(b) => Series::new(name, b).cast(&timestamp_type())?,
-            Buf::F64(b) => Series::new(name, b),
-            Buf::I64(b) => Series::new(name, b),
-            Buf::Bool(b) => Series::new(name, b),
+            Col::Str(b) => b.finish().into_series(),
+            Col::Date(b) => b.finish().into_date().into_series(),
+            // Built as the logical type directly: a cast of an all-null column loses the zone.
+            Col::Ts(b) => b
+                .finish()
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_series(),
+            Col::F64(b) => b.finish().into_series(),
+            Col::I64(b) => b.finish().into_series(),
+            Col::Bool(b) => b.finish().into_series(),
         })
     }
 }
@@ -78,31 +110,58 @@ pub fn timestamp_type() -> DataType {
     DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
 }
 
-/// Rejected (or flagged) records, as they go into the `rejects` table.
-#[derive(Debug, Default)]
-pub struct Rejects {
-    pub table: Vec<String>,
-    pub source_file: Vec<String>,
-    pub record_number: Vec<i64>,
-    pub raw_record: Vec<String>,
-    pub reason: Vec<String>,
+/// A rejected (or flagged) record, as it goes into the `rejects` table.
+#[derive(Debug)]
+pub struct RejectRow {
+    pub record_number: u64,
+    pub raw_record: String,
+    pub reason: String,
     /// True for a flagged record that was loaded all the same.
-    pub kept: Vec<bool>,
-    pub record_hash: Vec<i64>,
+    pub kept: bool,
+}
+
+/// The rejects of one export.
+#[derive(Debug)]
+pub struct Rejects {
+    pub table: Table,
+    pub source_file: String,
+    pub rows: Vec<RejectRow>,
 }
 
 impl Rejects {
-    pub fn into_frame(self, load_version: u64) -> PolarsResult<DataFrame> {
-        let n = self.reason.len();
+    /// In file order, whichever stage found them.
+    pub fn into_frame(mut self, load_version: u64) -> PolarsResult<DataFrame> {
+        self.rows.sort_by_key(|r| r.record_number);
+        let n = self.rows.len();
+        let hashes: Vec<i64> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut h = blake3::Hasher::new();
+                h.update(self.table.name().as_bytes());
+                h.update(b"\x1f");
+                h.update(r.raw_record.as_bytes());
+                h.update(b"\x1f");
+                h.update(r.reason.as_bytes());
+                hash64(h.finalize().as_bytes())
+            })
+            .collect();
+        let numbers: Vec<i64> = self.rows.iter().map(|r| r.record_number as i64).collect();
+        let kept: Vec<bool> = self.rows.iter().map(|r| r.kept).collect();
+        let (raw, reason): (Vec<String>, Vec<String>) = self
+            .rows
+            .into_iter()
+            .map(|r| (r.raw_record, r.reason))
+            .unzip();
         let cols = vec![
-            Series::new("table".into(), self.table).into_column(),
-            Series::new("source_file".into(), self.source_file).into_column(),
-            Series::new("record_number".into(), self.record_number).into_column(),
-            Series::new("raw_record".into(), self.raw_record).into_column(),
-            Series::new("reason".into(), self.reason).into_column(),
-            Series::new("kept".into(), self.kept).into_column(),
-            Series::new("record_hash".into(), self.record_hash).into_column(),
-            Series::new("load_version".into(), vec![load_version as i64; n]).into_column(),
+            StringChunked::full("table".into(), self.table.name(), n).into_column(),
+            StringChunked::full("source_file".into(), &self.source_file, n).into_column(),
+            Series::new("record_number".into(), numbers).into_column(),
+            Series::new("raw_record".into(), raw).into_column(),
+            Series::new("reason".into(), reason).into_column(),
+            Series::new("kept".into(), kept).into_column(),
+            Series::new("record_hash".into(), hashes).into_column(),
+            Int64Chunked::full("load_version".into(), load_version as i64, n).into_column(),
         ];
         DataFrame::new(n, cols)
     }
@@ -129,106 +188,132 @@ impl Pseudonymizer {
         let h = blake3::keyed_hash(&self.key, norm.as_bytes());
         format!("ps_{}", &h.to_hex()[..24])
     }
-}
 
-/// Turns the records of one export into canonical rows of one table.
-pub struct TableLoader<'a> {
-    table: Table,
-    specs: &'static [ColumnSpec],
-    /// Canonical column -> export column name.
-    mapping: &'a std::collections::BTreeMap<String, String>,
-    formats: TimeFormats,
-    pseudonymizer: Option<&'a Pseudonymizer>,
-    source_file: String,
-    known: &'a mut KnownIds,
-    // Per header: canonical column i -> index in the record; export columns kept as attributes.
-    positions: Vec<Option<usize>>,
-    extras: Vec<(usize, String)>,
-    header: Vec<String>,
-    header_len: usize,
-    header_checked: bool,
-    // Output.
-    bufs: Vec<Buf>,
-    attributes: Vec<Option<String>>,
-    record_hash: Vec<i64>,
-    source_record: Vec<i64>,
-    /// Row index in `bufs` of an id loaded from this export (a later copy replaces a customer).
-    loaded_at: FxHashMap<String, usize>,
-    /// Identical records seen so far, for derived ids: content hash -> occurrences.
-    occurrences: FxHashMap<[u8; 16], u32>,
-    superseded: Vec<bool>,
-    pub rejects: Rejects,
-    pub stats: FileStats,
-}
-
-impl<'a> TableLoader<'a> {
-    pub fn new(
-        table: Table,
-        mapping: &'a std::collections::BTreeMap<String, String>,
-        formats: TimeFormats,
-        pseudonymizer: Option<&'a Pseudonymizer>,
-        source_file: String,
-        known: &'a mut KnownIds,
-    ) -> TableLoader<'a> {
-        let specs = schema::columns(table);
-        TableLoader {
-            table,
-            specs,
-            mapping,
-            formats,
-            pseudonymizer,
-            source_file,
-            known,
-            positions: Vec::new(),
-            extras: Vec::new(),
-            header: Vec::new(),
-            header_len: 0,
-            header_checked: false,
-            bufs: specs.iter().map(|s| Buf::for_kind(s.kind)).collect(),
-            attributes: Vec::new(),
-            record_hash: Vec::new(),
-            source_record: Vec::new(),
-            loaded_at: FxHashMap::default(),
-            occurrences: FxHashMap::default(),
-            superseded: Vec::new(),
-            rejects: Rejects::default(),
-            stats: FileStats {
-                table: table.name().into(),
-                ..Default::default()
-            },
-        }
+    fn covers(&self, column: &str) -> bool {
+        self.columns.iter().any(|c| c == column)
     }
+}
 
+/// How one source's exports map onto a canonical table.
+pub struct Spec<'a> {
+    pub table: Table,
+    /// Canonical column -> export column name.
+    pub mapping: &'a std::collections::BTreeMap<String, String>,
+    pub formats: TimeFormats,
+    pub pseudonymizer: Option<&'a Pseudonymizer>,
+}
+
+impl Spec<'_> {
     fn export_name<'s>(&'s self, spec: &'s ColumnSpec) -> &'s str {
         self.mapping
             .get(spec.name)
             .map(String::as_str)
             .unwrap_or(spec.name)
     }
+}
 
-    /// The raw text kept for a rejected record. With pseudonymisation on, personal fields are
-    /// hashed in it too: the record is kept as a JSON object of its fields.
-    fn raw_text(&self, rec: &Record) -> String {
-        let Some(p) = self.pseudonymizer else {
-            return rec.raw.clone();
+/// A record's fields turned into canonical rows, for one header. Shared by the worker threads.
+pub struct RowParser<'a> {
+    spec: &'a Spec<'a>,
+    specs: &'static [ColumnSpec],
+    header: Vec<String>,
+    /// Canonical column i -> index of its field in the record.
+    positions: Vec<Option<usize>>,
+    /// Export columns with no canonical name, kept as attributes: index, name, personal.
+    extras: Vec<(usize, String, bool)>,
+    /// Canonical column i is personal data to pseudonymise.
+    personal: Vec<bool>,
+    id_pos: usize,
+}
+
+impl<'a> RowParser<'a> {
+    pub fn new(spec: &'a Spec<'a>, header: &[String]) -> RowParser<'a> {
+        let specs = schema::columns(spec.table);
+        let index: std::collections::HashMap<&str, usize> = header
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let positions: Vec<Option<usize>> = specs
+            .iter()
+            .map(|s| index.get(spec.export_name(s)).copied())
+            .collect();
+        let mapped: std::collections::HashSet<usize> =
+            positions.iter().flatten().copied().collect();
+        let covers = |name: &str| spec.pseudonymizer.is_some_and(|p| p.covers(name));
+        let extras = header
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !mapped.contains(i))
+            .map(|(i, n)| (i, n.clone(), covers(n)))
+            .collect();
+        let id_column = schema::id_column(spec.table);
+        RowParser {
+            spec,
+            specs,
+            header: header.to_vec(),
+            positions,
+            extras,
+            personal: specs.iter().map(|s| covers(s.name)).collect(),
+            id_pos: specs
+                .iter()
+                .position(|s| s.name == id_column)
+                .expect("id column"),
+        }
+    }
+
+    /// A header that lacks a required column is a mapping error, not a file of bad rows.
+    pub fn check_required(&self, source_file: &str) -> Result<()> {
+        let missing: Vec<String> = self
+            .specs
+            .iter()
+            .zip(&self.positions)
+            .filter(|(s, p)| s.required && p.is_none())
+            .map(|(s, _)| {
+                let export = self.spec.export_name(s);
+                if export == s.name {
+                    s.name.to_string()
+                } else {
+                    format!("{} (mapped from {export:?})", s.name)
+                }
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::source(
+            source_file,
+            format!(
+                "no column for required field(s) {} in the {} export; map them in [sources.*.columns]",
+                missing.join(", "),
+                self.spec.table.name()
+            ),
+        ))
+    }
+
+    /// The raw text kept for a rejected record: `plain` (the record as the file has it), or with
+    /// pseudonymisation on, a JSON object of its fields with the personal ones hashed.
+    pub fn raw_text(&self, fields: &[Option<&str>], plain: &dyn Fn() -> String) -> String {
+        let Some(p) = self.spec.pseudonymizer else {
+            return plain();
         };
         let personal: Vec<&str> = self
             .specs
             .iter()
-            .filter(|s| p.columns.iter().any(|c| c == s.name))
-            .map(|s| self.export_name(s))
+            .filter(|s| p.covers(s.name))
+            .map(|s| self.spec.export_name(s))
             .collect();
         let mut map = serde_json::Map::new();
-        for (i, v) in rec.values.iter().enumerate() {
+        for (i, v) in fields.iter().enumerate() {
             let name = self
                 .header
                 .get(i)
                 .cloned()
                 .unwrap_or_else(|| format!("field_{}", i + 1));
-            let hide = personal.contains(&name.as_str()) || p.columns.contains(&name);
+            let hide = personal.contains(&name.as_str()) || p.covers(&name);
             let v = match v {
                 Some(v) if hide => serde_json::Value::String(p.apply(v)),
-                Some(v) => serde_json::Value::String(v.clone()),
+                Some(v) => serde_json::Value::String(v.to_string()),
                 None => serde_json::Value::Null,
             };
             map.insert(name, v);
@@ -236,122 +321,75 @@ impl<'a> TableLoader<'a> {
         serde_json::Value::Object(map).to_string()
     }
 
-    fn reject(&mut self, rec: &Record, reason: String, kept: bool) {
-        let kind = reason_kind(&reason);
-        if !kept {
-            self.stats.rejected += 1;
-            *self.stats.reasons.entry(kind).or_default() += 1;
-        }
-        let mut h = blake3::Hasher::new();
-        h.update(self.table.name().as_bytes());
-        h.update(b"\x1f");
-        let raw = self.raw_text(rec);
-        h.update(raw.as_bytes());
-        h.update(b"\x1f");
-        h.update(reason.as_bytes());
-        self.rejects.table.push(self.table.name().into());
-        self.rejects.source_file.push(self.source_file.clone());
-        self.rejects.record_number.push(rec.number as i64);
-        self.rejects.raw_record.push(raw);
-        self.rejects.reason.push(reason);
-        self.rejects.kept.push(kept);
-        self.rejects
-            .record_hash
-            .push(hash64(h.finalize().as_bytes()));
-    }
-
-    /// The canonical rows loaded from this export, ready to write.
-    pub fn into_frame(self, load_version: u64) -> Result<(DataFrame, Rejects, FileStats)> {
-        let keep: Vec<bool> = self.superseded.iter().map(|s| !s).collect();
-        let n = self.source_record.len();
-        let mut cols = Vec::with_capacity(self.specs.len() + 4);
-        for (spec, buf) in self.specs.iter().zip(self.bufs) {
-            cols.push(buf.into_series(spec.name)?.into_column());
-        }
-        cols.push(Series::new("attributes".into(), self.attributes).into_column());
-        cols.push(Series::new("record_hash".into(), self.record_hash).into_column());
-        cols.push(
-            Series::new("source_file".into(), vec![self.source_file.clone(); n]).into_column(),
-        );
-        cols.push(Series::new("source_record".into(), self.source_record).into_column());
-        cols.push(Series::new("load_version".into(), vec![load_version as i64; n]).into_column());
-        let mut df = DataFrame::new(n, cols)?;
-        if keep.iter().any(|k| !k) {
-            df = df.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
-        }
-        Ok((df, self.rejects, self.stats))
-    }
-}
-
-impl Sink for TableLoader<'_> {
-    fn header(&mut self, names: &[String]) -> Result<()> {
-        let index: HashMap<&str, usize> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
-        self.positions = self
-            .specs
-            .iter()
-            .map(|s| index.get(self.export_name(s)).copied())
-            .collect();
-        let mapped: std::collections::HashSet<usize> =
-            self.positions.iter().flatten().copied().collect();
-        self.extras = names
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !mapped.contains(i))
-            .map(|(i, n)| (i, n.clone()))
-            .collect();
-        self.header_len = names.len();
-        self.header = names.to_vec();
-        Ok(())
-    }
-
-    fn record(&mut self, rec: Record) -> Result<()> {
-        // A file whose header lacks a required column is a mapping error, not a bad row.
-        if !self.header_checked && (self.header_len > 0 || !rec.values.is_empty()) {
-            self.header_checked = true;
-            let missing: Vec<String> = self
-                .specs
-                .iter()
-                .zip(&self.positions)
-                .filter(|(s, p)| s.required && p.is_none())
-                .map(|(s, _)| {
-                    let export = self.export_name(s);
-                    if export == s.name {
-                        s.name.to_string()
-                    } else {
-                        format!("{} (mapped from {export:?})", s.name)
-                    }
-                })
-                .collect();
-            if !missing.is_empty() {
-                return Err(Error::source(
-                    &self.source_file,
-                    format!(
-                        "no column for required field(s) {} in the {} export; map them in [sources.*.columns]",
-                        missing.join(", "),
-                        self.table.name()
-                    ),
-                ));
+    /// Export columns with no canonical name, kept as a JSON object (never dropped).
+    fn attributes_of(&self, fields: &[Option<&str>]) -> Option<String> {
+        let mut map = serde_json::Map::new();
+        for (i, name, personal) in &self.extras {
+            if let Some(Some(v)) = fields.get(*i) {
+                if v.trim().is_empty() {
+                    continue;
+                }
+                let v = match self.spec.pseudonymizer {
+                    Some(p) if *personal => p.apply(v),
+                    _ => v.to_string(),
+                };
+                map.insert(name.clone(), serde_json::Value::String(v));
             }
         }
-        self.stats.read += 1;
-        if let Some(problem) = &rec.problem {
-            self.reject(&rec, problem.clone(), false);
-            return Ok(());
+        (!map.is_empty()).then(|| serde_json::Value::Object(map).to_string())
+    }
+
+    /// An empty batch for this table.
+    pub fn batch(&self, capacity: usize, raws: Raws) -> Batch {
+        Batch {
+            cols: self
+                .specs
+                .iter()
+                .map(|s| Col::for_kind(s.name, s.kind, capacity))
+                .collect(),
+            attributes: Vec::with_capacity(capacity),
+            record_hash: Vec::with_capacity(capacity),
+            source_record: Vec::with_capacity(capacity),
+            keys: Vec::with_capacity(capacity),
+            derived: Vec::new(),
+            occurrences: FxHashMap::default(),
+            flags: Vec::new(),
+            rejects: Vec::new(),
+            read: 0,
+            raws,
+            text: String::new(),
         }
-        let mut values = Vec::with_capacity(self.specs.len());
-        let mut reasons = Vec::new();
-        for (spec, pos) in self.specs.iter().zip(&self.positions) {
-            let raw = pos
-                .and_then(|p| rec.values.get(p))
-                .and_then(|v| v.as_deref());
-            match schema::parse_value(spec, raw, &self.formats) {
-                Ok(Value::Str(s)) if self.is_personal(spec.name) => values.push(Value::Str(
-                    self.pseudonymizer.expect("is_personal").apply(&s),
-                )),
+    }
+
+    /// One record into the batch: appended as a row, or rejected with its reason. `plain` gives
+    /// the record's raw text, asked for only when it is needed. `problem`: the record could not
+    /// be read as fields; `flag`: loaded with a caveat.
+    pub fn parse(
+        &self,
+        b: &mut Batch,
+        number: u64,
+        fields: &[Option<&str>],
+        plain: &dyn Fn() -> String,
+        problem: Option<String>,
+        flag: Option<String>,
+    ) {
+        b.read += 1;
+        if let Some(problem) = problem {
+            b.reject(number, self.raw_text(fields, plain), problem, false);
+            return;
+        }
+        let mut values: Vec<Value> = Vec::with_capacity(self.specs.len());
+        let mut reasons: Vec<String> = Vec::new();
+        for (i, (spec, pos)) in self.specs.iter().zip(&self.positions).enumerate() {
+            let raw = pos.and_then(|p| fields.get(p).copied().flatten());
+            match schema::parse_value(spec, raw, &self.spec.formats) {
+                Ok(Value::Str(s)) if self.personal[i] => {
+                    let p = self
+                        .spec
+                        .pseudonymizer
+                        .expect("personal implies pseudonymizer");
+                    values.push(Value::Str(Cow::Owned(p.apply(&s))));
+                }
                 Ok(v) => values.push(v),
                 Err(reason) => {
                     reasons.push(reason);
@@ -360,110 +398,490 @@ impl Sink for TableLoader<'_> {
             }
         }
         if !reasons.is_empty() {
-            self.reject(&rec, reasons.join("; "), false);
-            return Ok(());
+            b.reject(
+                number,
+                self.raw_text(fields, plain),
+                reasons.join("; "),
+                false,
+            );
+            return;
         }
-        let attributes = self.attributes_of(&rec);
-        let mut text = String::new();
-        for (spec, v) in self.specs.iter().zip(&values) {
-            if spec.name == schema::id_column(self.table) {
+        let attributes = self.attributes_of(fields);
+        b.text.clear();
+        for (i, v) in values.iter().enumerate() {
+            if i == self.id_pos {
                 continue;
             }
-            v.canonical_text(&mut text);
-            text.push('\x1f');
+            v.canonical_text(&mut b.text);
+            b.text.push('\x1f');
         }
         if let Some(a) = &attributes {
-            text.push_str(a);
+            b.text.push_str(a);
         }
-        let content = blake3::hash(text.as_bytes());
-        let record_hash = hash64(content.as_bytes());
-
-        let id_pos = self
-            .specs
-            .iter()
-            .position(|s| s.name == schema::id_column(self.table))
-            .expect("id column");
-        let id = match &values[id_pos] {
-            Value::Str(s) => s.clone(),
+        let content = blake3::hash(b.text.as_bytes());
+        let row = b.record_hash.len();
+        match &values[self.id_pos] {
+            Value::Str(id) => b.keys.push(IdKey::of(id)),
             _ => {
                 // DATA-CONTRACT.md: a stable hash of the record's content and its occurrence
                 // number among identical records of the export, so re-loading under any file
-                // name gives the same ids.
-                let key: [u8; 16] = content.as_bytes()[..16].try_into().expect("16 bytes");
-                let occ = self.occurrences.entry(key).or_insert(0);
+                // name gives the same ids. Counted here within the batch; the merger adds the
+                // occurrences in earlier batches.
+                let content: [u8; 32] = *content.as_bytes();
+                let key: [u8; 16] = content[..16].try_into().expect("16 bytes");
+                let occ = b.occurrences.entry(key).or_insert(0);
                 *occ += 1;
-                let mut h = blake3::Hasher::new();
-                h.update(content.as_bytes());
-                h.update(&occ.to_le_bytes());
-                let id = format!("tx_{}", &h.finalize().to_hex()[..24]);
-                values[id_pos] = Value::Str(id.clone());
-                id
+                let id = derived_id(&content, *occ);
+                b.keys.push(IdKey::of(&id));
+                b.derived.push(Derived {
+                    row,
+                    content,
+                    occurrence: *occ,
+                });
+                values[self.id_pos] = Value::Str(Cow::Owned(id));
             }
-        };
-
-        match self.known.get(&id).copied() {
-            Some(h) if h == record_hash => {
-                self.stats.duplicates += 1;
-                return Ok(());
-            }
-            Some(_) if self.table != Table::Customers => {
-                let id_col = schema::id_column(self.table);
-                self.reject(
-                    &rec,
-                    format!("duplicate {id_col} {id:?} with different content"),
-                    false,
-                );
-                return Ok(());
-            }
-            _ => {}
         }
-        // A customer seen again updates the row: the earlier copy from this export is superseded.
-        if let Some(&row) = self.loaded_at.get(&id) {
-            self.superseded[row] = true;
-            self.stats.loaded -= 1;
-            self.stats.duplicates += 1;
+        if let Some(flag) = flag {
+            let raw = self.raw_text(fields, plain);
+            b.flags.push((row, flag, raw));
         }
-        if let Some(flag) = &rec.flag {
-            self.reject(&rec, flag.clone(), true);
-            self.stats.flagged += 1;
+        for (col, v) in b.cols.iter_mut().zip(&values) {
+            col.push(v);
         }
-        self.known.insert(id.clone(), record_hash);
-        self.loaded_at.insert(id, self.source_record.len());
-        for (buf, v) in self.bufs.iter_mut().zip(values) {
-            buf.push(v);
+        b.attributes.push(attributes);
+        b.record_hash.push(hash64(content.as_bytes()));
+        b.source_record.push(number as i64);
+        if let Raws::Stored(raws) = &mut b.raws {
+            raws.push(self.raw_text(fields, plain));
         }
-        self.attributes.push(attributes);
-        self.record_hash.push(record_hash);
-        self.source_record.push(rec.number as i64);
-        self.superseded.push(false);
-        self.stats.loaded += 1;
-        Ok(())
     }
 }
 
-impl TableLoader<'_> {
-    fn is_personal(&self, column: &str) -> bool {
-        self.pseudonymizer
-            .is_some_and(|p| p.columns.iter().any(|c| c == column))
+fn derived_id(content: &[u8; 32], occurrence: u32) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(content);
+    h.update(&occurrence.to_le_bytes());
+    format!("tx_{}", &h.finalize().to_hex()[..24])
+}
+
+/// How to get back the raw text of a row the merger rejects.
+pub enum Raws {
+    /// A chunk of a CSV file and where each appended row's record starts in it.
+    Csv {
+        bytes: Vec<u8>,
+        starts: Vec<u32>,
+        delimiter: u8,
+        quote: u8,
+    },
+    /// The raw text of every appended row (JSON Lines and Parquet sources).
+    Stored(Vec<String>),
+}
+
+struct Derived {
+    row: usize,
+    content: [u8; 32],
+    occurrence: u32,
+}
+
+/// Rows parsed from consecutive records of one export, not yet checked against the records
+/// before them.
+pub struct Batch {
+    cols: Vec<Col>,
+    attributes: Vec<Option<String>>,
+    record_hash: Vec<i64>,
+    source_record: Vec<i64>,
+    keys: Vec<IdKey>,
+    derived: Vec<Derived>,
+    occurrences: FxHashMap<[u8; 16], u32>,
+    /// Row, flag, raw text.
+    flags: Vec<(usize, String, String)>,
+    rejects: Vec<RejectRow>,
+    read: u64,
+    pub raws: Raws,
+    text: String,
+}
+
+impl Batch {
+    pub fn rows(&self) -> usize {
+        self.record_hash.len()
     }
 
-    /// Export columns with no canonical name, kept as a JSON object (never dropped).
-    fn attributes_of(&self, rec: &Record) -> Option<String> {
-        let mut map = serde_json::Map::new();
-        for (i, name) in &self.extras {
-            if let Some(Some(v)) = rec.values.get(*i) {
-                if v.trim().is_empty() {
-                    continue;
-                }
-                let v = if self.is_personal(name) {
-                    self.pseudonymizer.expect("is_personal").apply(v)
-                } else {
-                    v.clone()
-                };
-                map.insert(name.clone(), serde_json::Value::String(v));
+    /// Records read into this batch, loaded or not.
+    pub fn read(&self) -> u64 {
+        self.read
+    }
+
+    fn reject(&mut self, number: u64, raw: String, reason: String, kept: bool) {
+        self.rejects.push(RejectRow {
+            record_number: number,
+            raw_record: raw,
+            reason,
+            kept,
+        });
+    }
+}
+
+/// Where the merger sends the surviving rows.
+enum Output {
+    /// Appended tables: streamed into one Parquet file, a row group at a time.
+    Stream {
+        path: PathBuf,
+        writer: Option<Box<polars::io::parquet::write::BatchedWriter<File>>>,
+        pending: Option<DataFrame>,
+        rows: usize,
+    },
+    /// Customers: kept with their keep-masks, since a later record can supersede an earlier one.
+    Keep {
+        frames: Vec<DataFrame>,
+        keep: Vec<Vec<bool>>,
+    },
+}
+
+/// Checks batches against everything before them, in file order, and writes what survives.
+pub struct Merger<'a> {
+    table: Table,
+    source_file: String,
+    load_version: u64,
+    known: &'a mut KnownIds,
+    /// Derived ids: content key -> identical records seen in earlier batches.
+    occurrences: FxHashMap<[u8; 16], u32>,
+    /// Customers: id -> (frame, row) of the copy loaded from this export.
+    loaded_at: FxHashMap<IdKey, (usize, usize)>,
+    stats: FileStats,
+    rejects: Vec<RejectRow>,
+    out: Output,
+}
+
+/// What an export's load produced.
+pub struct Merged {
+    /// Appended tables: rows written to the file given to [`Merger::new`] (0: no file).
+    pub written: usize,
+    /// Customers: the rows to merge into the table.
+    pub frame: Option<DataFrame>,
+    pub rejects: Rejects,
+    pub stats: FileStats,
+}
+
+impl<'a> Merger<'a> {
+    /// `path`: the Parquet file appended tables stream into (created only if a row survives).
+    pub fn new(
+        table: Table,
+        source_file: String,
+        load_version: u64,
+        known: &'a mut KnownIds,
+        path: PathBuf,
+    ) -> Merger<'a> {
+        let out = if table == Table::Customers {
+            Output::Keep {
+                frames: Vec::new(),
+                keep: Vec::new(),
+            }
+        } else {
+            Output::Stream {
+                path,
+                writer: None,
+                pending: None,
+                rows: 0,
+            }
+        };
+        Merger {
+            table,
+            source_file,
+            load_version,
+            known,
+            occurrences: FxHashMap::default(),
+            loaded_at: FxHashMap::default(),
+            stats: FileStats {
+                table: table.name().into(),
+                ..Default::default()
+            },
+            rejects: Vec::new(),
+            out,
+        }
+    }
+
+    fn raw_of(parser: &RowParser, raws: &Raws, row: usize) -> String {
+        match raws {
+            Raws::Stored(v) => v[row].clone(),
+            Raws::Csv {
+                bytes,
+                starts,
+                delimiter,
+                quote,
+            } => {
+                let mut rdr = csv::ReaderBuilder::new()
+                    .delimiter(*delimiter)
+                    .quote(*quote)
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(&bytes[starts[row] as usize..]);
+                let mut rec = csv::ByteRecord::new();
+                let _ = rdr.read_byte_record(&mut rec);
+                let fields: Vec<String> = rec
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect();
+                let refs: Vec<Option<&str>> = fields.iter().map(|f| Some(f.as_str())).collect();
+                parser.raw_text(&refs, &|| {
+                    super::source::raw_csv(&fields, *delimiter, *quote)
+                })
             }
         }
-        (!map.is_empty()).then(|| serde_json::Value::Object(map).to_string())
+    }
+
+    pub fn merge(&mut self, batch: Batch, parser: &RowParser) -> Result<()> {
+        let Batch {
+            cols,
+            attributes,
+            record_hash,
+            source_record,
+            mut keys,
+            derived,
+            flags,
+            rejects,
+            read,
+            raws,
+            ..
+        } = batch;
+        self.stats.read += read;
+        for r in rejects {
+            self.count_reject(&r);
+            self.rejects.push(r);
+        }
+        let n = record_hash.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let id_name = schema::id_column(self.table);
+        let mut columns = Vec::with_capacity(cols.len() + 5);
+        for col in cols {
+            columns.push(col.finish()?.into_column());
+        }
+        // Derived ids of records identical to ones in earlier batches: the occurrence number
+        // counts those too.
+        let mut fixes: Vec<(usize, String)> = Vec::new();
+        for d in &derived {
+            let key: [u8; 16] = d.content[..16].try_into().expect("16 bytes");
+            let before = self.occurrences.get(&key).copied().unwrap_or(0);
+            if before > 0 {
+                let id = derived_id(&d.content, before + d.occurrence);
+                keys[d.row] = IdKey::of(&id);
+                fixes.push((d.row, id));
+            }
+        }
+        for d in &derived {
+            let key: [u8; 16] = d.content[..16].try_into().expect("16 bytes");
+            *self.occurrences.entry(key).or_insert(0) += 1;
+        }
+        let id_index = columns
+            .iter()
+            .position(|c| c.name().as_str() == id_name)
+            .expect("id column");
+        if !fixes.is_empty() {
+            let mut ids: Vec<Option<String>> = columns[id_index]
+                .str()?
+                .iter()
+                .map(|s| s.map(str::to_string))
+                .collect();
+            for (row, id) in fixes {
+                ids[row] = Some(id);
+            }
+            columns[id_index] = Series::new(id_name.into(), ids).into_column();
+        }
+        columns.push(Series::new("attributes".into(), attributes).into_column());
+        columns.push(Series::new("record_hash".into(), &record_hash).into_column());
+        columns.push(StringChunked::full("source_file".into(), &self.source_file, n).into_column());
+        columns.push(Series::new("source_record".into(), &source_record).into_column());
+        columns.push(
+            Int64Chunked::full("load_version".into(), self.load_version as i64, n).into_column(),
+        );
+        let df = DataFrame::new(n, columns)?;
+        let ids = df.column(id_name)?.str()?.clone();
+
+        let frame_index = match &self.out {
+            Output::Keep { frames, .. } => frames.len(),
+            Output::Stream { .. } => 0,
+        };
+        let mut keep = vec![true; n];
+        let mut flags = flags.into_iter().peekable();
+        for row in 0..n {
+            let key = keys[row];
+            let hash = record_hash[row];
+            let flag = match flags.peek() {
+                Some((r, _, _)) if *r == row => flags.next(),
+                _ => None,
+            };
+            match self.known.get(&key).copied() {
+                Some(h) if h == hash => {
+                    self.stats.duplicates += 1;
+                    keep[row] = false;
+                    continue;
+                }
+                Some(_) if self.table != Table::Customers => {
+                    let id = ids.get(row).unwrap_or_default();
+                    let r = RejectRow {
+                        record_number: source_record[row] as u64,
+                        raw_record: Self::raw_of(parser, &raws, row),
+                        reason: format!("duplicate {id_name} {id:?} with different content"),
+                        kept: false,
+                    };
+                    self.count_reject(&r);
+                    self.rejects.push(r);
+                    keep[row] = false;
+                    continue;
+                }
+                _ => {}
+            }
+            // A customer seen again updates the row: the earlier copy from this export is
+            // superseded.
+            if let Some(&(frame, at)) = self.loaded_at.get(&key) {
+                match &mut self.out {
+                    Output::Keep { keep: masks, .. } if frame < frame_index => {
+                        masks[frame][at] = false
+                    }
+                    _ => keep[at] = false,
+                }
+                self.stats.loaded -= 1;
+                self.stats.duplicates += 1;
+            }
+            if let Some((_, flag, raw)) = flag {
+                self.rejects.push(RejectRow {
+                    record_number: source_record[row] as u64,
+                    raw_record: raw,
+                    reason: flag,
+                    kept: true,
+                });
+                self.stats.flagged += 1;
+            }
+            self.known.insert(key, hash);
+            if self.table == Table::Customers {
+                self.loaded_at.insert(key, (frame_index, row));
+            }
+            self.stats.loaded += 1;
+        }
+        match &mut self.out {
+            Output::Keep {
+                frames,
+                keep: masks,
+            } => {
+                frames.push(df);
+                masks.push(keep);
+            }
+            Output::Stream { .. } => {
+                let df = if keep.iter().all(|k| *k) {
+                    df
+                } else {
+                    df.filter(&BooleanChunked::from_slice("keep".into(), &keep))?
+                };
+                self.write(df, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn count_reject(&mut self, r: &RejectRow) {
+        if !r.kept {
+            self.stats.rejected += 1;
+            *self
+                .stats
+                .reasons
+                .entry(reason_kind(&r.reason))
+                .or_default() += 1;
+        }
+    }
+
+    /// Appends rows to the streamed file; a row group is written once enough rows are pending
+    /// (or at the end).
+    fn write(&mut self, df: DataFrame, last: bool) -> Result<()> {
+        let Output::Stream {
+            path,
+            writer,
+            pending,
+            rows,
+        } = &mut self.out
+        else {
+            return Ok(());
+        };
+        if df.height() > 0 {
+            *rows += df.height();
+            match pending {
+                Some(p) => {
+                    p.vstack_mut_owned(df)?;
+                }
+                None => *pending = Some(df),
+            }
+        }
+        let full = pending
+            .as_ref()
+            .is_some_and(|p| p.height() >= super::ROW_GROUP_ROWS);
+        if !(full || last) {
+            return Ok(());
+        }
+        let Some(mut group) = pending.take() else {
+            return Ok(());
+        };
+        if group.height() == 0 {
+            return Ok(());
+        }
+        group.rechunk_mut_par();
+        if writer.is_none() {
+            let batched = super::parquet_writer(path)?
+                .batched(group.schema())
+                .map_err(|e| Error::warehouse(&*path, e))?;
+            *writer = Some(Box::new(batched));
+        }
+        writer
+            .as_mut()
+            .expect("created above")
+            .write_batch(&group)
+            .map_err(|e| Error::warehouse(&*path, e))?;
+        Ok(())
+    }
+
+    /// Everything of the export written; its counts and rejects.
+    pub fn finish(mut self) -> Result<Merged> {
+        self.write(DataFrame::empty(), true)?;
+        let (written, frame) = match self.out {
+            Output::Stream {
+                path, writer, rows, ..
+            } => {
+                if let Some(w) = writer {
+                    w.finish().map_err(|e| Error::warehouse(&path, e))?;
+                }
+                (rows, None)
+            }
+            Output::Keep { frames, keep } => {
+                let mut merged: Option<DataFrame> = None;
+                for (df, keep) in frames.into_iter().zip(keep) {
+                    let df = if keep.iter().all(|k| *k) {
+                        df
+                    } else {
+                        df.filter(&BooleanChunked::from_slice("keep".into(), &keep))?
+                    };
+                    match &mut merged {
+                        Some(m) => {
+                            m.vstack_mut_owned(df)?;
+                        }
+                        None => merged = Some(df),
+                    }
+                }
+                (0, merged.filter(|m| m.height() > 0))
+            }
+        };
+        debug_assert_eq!(
+            self.stats.read,
+            self.stats.loaded + self.stats.rejected + self.stats.duplicates
+        );
+        Ok(Merged {
+            written,
+            frame,
+            rejects: Rejects {
+                table: self.table,
+                source_file: self.source_file,
+                rows: self.rejects,
+            },
+            stats: self.stats,
+        })
     }
 }
 

@@ -14,7 +14,7 @@ use polars::prelude::*;
 use crate::config::{Config, SourceConfig, Table};
 use crate::error::{Error, Result};
 use crate::warehouse::{self, FileStats, LoadEntry, Manifest, TableEntry, Warehouse};
-use load::{KnownIds, Pseudonymizer, TableLoader};
+use load::{IdKey, KnownIds, Merger, Pseudonymizer, Spec};
 use schema::TimeFormats;
 
 /// Environment variable naming a fault to inject, for the tests that prove a load is atomic.
@@ -52,7 +52,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
         ..Default::default()
     };
     let mut changed = false;
-    let mut known_rejects: Option<KnownIds> = None;
+    let mut known_rejects: Option<rustc_hash::FxHashSet<i64>> = None;
 
     // Customers first, so that later tables can be checked against them.
     let mut by_table: BTreeMap<Table, Vec<(&String, &SourceConfig)>> = BTreeMap::new();
@@ -95,24 +95,25 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
         let mut known = read_known(&wh, table.name(), schema::id_column(table))?;
         let mut frames = Vec::new();
         for (name, src, path) in pending {
-            let formats = TimeFormats {
-                timestamp_format: src.timestamp_format.clone(),
-                date_format: src.date_format.clone(),
-                timezone: match &src.timezone {
-                    Some(tz) => tz.parse().expect("validated"),
-                    None => chrono_tz::UTC,
-                },
-            };
-            let mut loader = TableLoader::new(
+            let spec = Spec {
                 table,
-                &src.columns,
-                formats,
-                pseudonymizer.as_ref(),
-                display(&path),
-                &mut known,
-            );
-            source::read(&path, src, &mut loader)?;
-            let (df, rejects, mut stats) = loader.into_frame(version)?;
+                mapping: &src.columns,
+                formats: TimeFormats::new(
+                    src.timestamp_format.clone(),
+                    src.date_format.clone(),
+                    match &src.timezone {
+                        Some(tz) => tz.parse().expect("validated"),
+                        None => chrono_tz::UTC,
+                    },
+                ),
+                pseudonymizer: pseudonymizer.as_ref(),
+            };
+            // Appended tables stream into their file as they are read (memory: a row group).
+            let (rel, abs) = wh.new_file("data", table.name(), version, name);
+            let mut merger = Merger::new(table, display(&path), version, &mut known, abs);
+            source::read(&path, src, &spec, &mut merger)?;
+            let merged = merger.finish()?;
+            let mut stats = merged.stats;
             stats.source = name.clone();
             stats.path = display(&path);
             debug_assert_eq!(stats.read, stats.loaded + stats.rejected + stats.duplicates);
@@ -120,18 +121,14 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
             // Rejects already recorded by an earlier load of the same records are not stored twice.
             let known_rejects = match &mut known_rejects {
                 Some(k) => k,
-                None => known_rejects.insert(read_known(&wh, "rejects", "record_hash")?),
+                None => known_rejects.insert(read_known_hashes(&wh)?),
             };
-            let mut rejects_df = rejects.into_frame(version)?;
+            let mut rejects_df = merged.rejects.into_frame(version)?;
             let fresh: Vec<bool> = rejects_df
                 .column("record_hash")?
                 .i64()?
                 .iter()
-                .map(|h| {
-                    known_rejects
-                        .insert(h.unwrap_or_default().to_string(), 0)
-                        .is_none()
-                })
+                .map(|h| known_rejects.insert(h.unwrap_or_default()))
                 .collect();
             rejects_df = rejects_df.filter(&BooleanChunked::from_slice("fresh".into(), &fresh))?;
             if rejects_df.height() > 0 {
@@ -140,18 +137,12 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 add_file(&mut next, "rejects", rel, rejects_df.height());
                 changed = true;
             }
-            if df.height() > 0 {
-                if table == Table::Customers {
-                    frames.push((name.clone(), df));
-                } else {
-                    // Appended tables are written export by export, so a load holds one
-                    // export's rows at a time; the manifest swap still publishes all or none.
-                    let mut df = df;
-                    let (rel, abs) = wh.new_file("data", table.name(), version, name);
-                    write_parquet(&abs, &mut df)?;
-                    add_file(&mut next, table.name(), rel, df.height());
-                    changed = true;
-                }
+            if merged.written > 0 {
+                add_file(&mut next, table.name(), rel, merged.written);
+                changed = true;
+            }
+            if let Some(df) = merged.frame {
+                frames.push((name.clone(), df));
             }
             report.files.push(stats);
         }
@@ -271,30 +262,33 @@ fn upsert(old: DataFrame, new: DataFrame) -> Result<DataFrame> {
 fn read_known(wh: &Warehouse, table: &str, id_column: &str) -> Result<KnownIds> {
     let mut known = KnownIds::default();
     for path in wh.table_files(table) {
-        let file = File::open(&path).map_err(|e| Error::warehouse(&path, e))?;
-        let columns = if id_column == "record_hash" {
-            vec!["record_hash".into()]
-        } else {
-            vec![id_column.into(), "record_hash".into()]
-        };
-        let df = ParquetReader::new(file)
-            .with_columns(Some(columns))
-            .finish()
-            .map_err(|e| Error::warehouse(&path, e))?;
+        let df = read_columns(&path, &[id_column, "record_hash"])?;
         let hashes = df.column("record_hash")?.i64()?;
-        if id_column == "record_hash" {
-            for h in hashes.iter().flatten() {
-                known.insert(h.to_string(), 0);
-            }
-        } else {
-            for (id, h) in df.column(id_column)?.str()?.iter().zip(hashes.iter()) {
-                if let (Some(id), Some(h)) = (id, h) {
-                    known.insert(id.to_string(), h);
-                }
+        for (id, h) in df.column(id_column)?.str()?.iter().zip(hashes.iter()) {
+            if let (Some(id), Some(h)) = (id, h) {
+                known.insert(IdKey::of(id), h);
             }
         }
     }
     Ok(known)
+}
+
+/// The record hashes of the rejects already stored.
+fn read_known_hashes(wh: &Warehouse) -> Result<rustc_hash::FxHashSet<i64>> {
+    let mut known = rustc_hash::FxHashSet::default();
+    for path in wh.table_files("rejects") {
+        let df = read_columns(&path, &["record_hash"])?;
+        known.extend(df.column("record_hash")?.i64()?.iter().flatten());
+    }
+    Ok(known)
+}
+
+fn read_columns(path: &Path, columns: &[&str]) -> Result<DataFrame> {
+    let file = File::open(path).map_err(|e| Error::warehouse(path, e))?;
+    ParquetReader::new(file)
+        .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
+        .finish()
+        .map_err(|e| Error::warehouse(path, e))
 }
 
 fn read_parquet(path: &Path) -> Result<DataFrame> {
@@ -313,6 +307,15 @@ fn write_parquet(path: &PathBuf, df: &mut DataFrame) -> Result<()> {
 }
 
 fn write_parquet_with(path: &PathBuf, df: &mut DataFrame, row_group_rows: usize) -> Result<()> {
+    parquet_writer(path)?
+        .with_row_group_size(Some(row_group_rows))
+        .finish(df)
+        .map_err(|e| Error::warehouse(path, e))?;
+    Ok(())
+}
+
+/// A writer for a warehouse file, created with its folder.
+fn parquet_writer(path: &Path) -> Result<ParquetWriter<File>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -322,14 +325,9 @@ fn write_parquet_with(path: &PathBuf, df: &mut DataFrame, row_group_rows: usize)
     // turn null counts off on that path), and DataFusion answers count(column) from that figure:
     // a debug build panics on it, a release build would fall back only by luck. Row counts per
     // row group are still written. The test below finds the wrong counts if this is undone.
-    let statistics = StatisticsOptions::empty();
-    ParquetWriter::new(file)
+    Ok(ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(statistics)
-        .with_row_group_size(Some(row_group_rows))
-        .finish(df)
-        .map_err(|e| Error::warehouse(path, e))?;
-    Ok(())
+        .with_statistics(StatisticsOptions::empty()))
 }
 
 #[cfg(test)]

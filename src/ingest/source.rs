@@ -5,39 +5,45 @@
 //! CSV and JSON Lines are read with the `csv` crate and serde_json rather than polars' readers:
 //! the rejects table needs each bad record's line number and raw text, and a ragged line must be
 //! a rejected record, not a failed file; polars' readers do not expose either.
+//!
+//! A CSV export is read in parallel: one thread cuts the byte stream into chunks at record
+//! boundaries, the workers parse the chunks into batches, and the calling thread merges the
+//! batches in file order (duplicates, derived ids) and writes them. Record boundaries are found
+//! by counting quotes, which is exact as long as quotes only open fields; at the first quote
+//! that does not (`12" screen` in an unquoted field), the cutter switches to a full CSV state
+//! machine (csv-core, the same one the parser uses) for the rest of the file, so a chunk never
+//! starts inside a record.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::load::{Batch, Merger, Raws, RowParser, Spec};
 use crate::config::{Format, SourceConfig};
 use crate::error::{Error, Result};
 
-/// One export record, its fields aligned with the source's header.
-#[derive(Debug, Default)]
-pub struct Record {
-    /// Line number in a text file (the header is line 1), row number in a Parquet file.
-    pub number: u64,
-    pub values: Vec<Option<String>>,
-    pub raw: String,
-    /// The record cannot be read as fields at all (wrong field count, not a JSON object).
-    pub problem: Option<String>,
-    /// Read, but with a caveat to flag (non-UTF-8 bytes decoded lossily).
-    pub flag: Option<String>,
-}
+/// Rows per batch for the sequential readers (JSON Lines, Parquet).
+const BATCH_ROWS: usize = 64 * 1024;
+/// Bytes per CSV chunk handed to a worker.
+const CHUNK_BYTES: usize = 4 << 20;
+/// Environment variable setting the chunk size instead, for the tests that prove a file cut into
+/// many chunks loads exactly as one chunk does.
+pub const CHUNK_ENV: &str = "CRM_INGEST_CHUNK_BYTES";
 
-/// Called once with the header, then once per record. The header of a JSON Lines file grows as
-/// new keys appear; `Sink::header` is called again each time it does.
-pub trait Sink {
-    fn header(&mut self, names: &[String]) -> Result<()>;
-    fn record(&mut self, record: Record) -> Result<()>;
+fn chunk_bytes() -> usize {
+    std::env::var(CHUNK_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(CHUNK_BYTES)
 }
 
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
-fn open(path: &Path, cfg: &SourceConfig) -> Result<(Box<dyn BufRead>, Option<ProgressBar>)> {
+fn open(path: &Path, cfg: &SourceConfig) -> Result<(Box<dyn BufRead + Send>, Option<ProgressBar>)> {
     let file = File::open(path).map_err(|e| Error::source(path, format!("cannot open: {e}")))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = (len >= PROGRESS_MIN_BYTES).then(|| {
@@ -56,11 +62,11 @@ fn open(path: &Path, cfg: &SourceConfig) -> Result<(Box<dyn BufRead>, Option<Pro
         );
         pb
     });
-    let inner: Box<dyn Read> = match &progress {
+    let inner: Box<dyn Read + Send> = match &progress {
         Some(pb) => Box::new(pb.wrap_read(file)),
         None => Box::new(file),
     };
-    let reader: Box<dyn Read> = if cfg.gzip() {
+    let reader: Box<dyn Read + Send> = if cfg.gzip() {
         Box::new(flate2::read::MultiGzDecoder::new(inner))
     } else {
         inner
@@ -71,30 +77,24 @@ fn open(path: &Path, cfg: &SourceConfig) -> Result<(Box<dyn BufRead>, Option<Pro
     ))
 }
 
-pub fn read(path: &Path, cfg: &SourceConfig, sink: &mut dyn Sink) -> Result<()> {
+/// Reads one export into the merger, record by record in file order.
+pub fn read(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -> Result<()> {
     if !path.exists() {
         return Err(Error::source(path, "file not found"));
     }
-
     match cfg.format() {
-        Format::Csv => read_csv(path, cfg, sink),
-        Format::Jsonl => read_jsonl(path, cfg, sink),
-        Format::Parquet => read_parquet(path, sink),
+        Format::Csv => read_csv(path, cfg, spec, merger),
+        Format::Jsonl => read_jsonl(path, cfg, spec, merger),
+        Format::Parquet => read_parquet(path, spec, merger),
     }
 }
 
-fn decode(bytes: &[u8], flag: &mut Option<String>) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => {
-            *flag = Some("non-UTF-8 bytes, decoded lossily".into());
-            String::from_utf8_lossy(bytes).into_owned()
-        }
-    }
+fn source_name(path: &Path) -> String {
+    path.display().to_string()
 }
 
 /// The record written back as one CSV line with the source's delimiter and quoting.
-fn raw_csv(fields: &[String], delim: u8, quote: u8) -> String {
+pub(crate) fn raw_csv(fields: &[String], delim: u8, quote: u8) -> String {
     let mut out = String::new();
     let q = quote as char;
     for (i, f) in fields.iter().enumerate() {
@@ -114,92 +114,320 @@ fn raw_csv(fields: &[String], delim: u8, quote: u8) -> String {
     out
 }
 
-fn read_csv(path: &Path, cfg: &SourceConfig, sink: &mut dyn Sink) -> Result<()> {
-    let (reader, progress) = open(path, cfg)?;
-    let delim = cfg.delimiter.as_bytes()[0];
-    let quote = cfg.quote.as_bytes()[0];
-    let mut rdr = csv::ReaderBuilder::new()
+fn csv_reader(bytes: &[u8], delim: u8, quote: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
         .delimiter(delim)
         .quote(quote)
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader);
-    let mut record = csv::ByteRecord::new();
-    let mut header: Option<Vec<String>> = None;
-    let read_err = |e: csv::Error| {
-        let what = if e.is_io_error() {
-            "read failed"
-        } else {
-            "malformed CSV"
-        };
-        Error::source(path, format!("{what}: {e}"))
+        .from_reader(bytes)
+}
+
+/// A piece of a CSV file that starts and ends at record boundaries.
+struct Chunk {
+    seq: u64,
+    bytes: Vec<u8>,
+    /// Line number of the chunk's first line in the file.
+    first_line: u64,
+}
+
+fn read_csv(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -> Result<()> {
+    let (mut reader, progress) = open(path, cfg)?;
+    let delim = cfg.delimiter.as_bytes()[0];
+    let quote = cfg.quote.as_bytes()[0];
+    let read_err = |e: std::io::Error| Error::source(path, format!("read failed: {e}"));
+
+    // The first record, read whole: the header (or, without one, the field count).
+    let mut buf: Vec<u8> = Vec::new();
+    let mut eof = false;
+    let (first, consumed) = loop {
+        let mut rdr = csv_reader(&buf, delim, quote);
+        let mut rec = csv::ByteRecord::new();
+        let got = rdr.read_byte_record(&mut rec).unwrap_or(false);
+        let consumed = rdr.position().byte() as usize;
+        if got && (consumed < buf.len() || eof) {
+            break (Some(rec), consumed);
+        }
+        if eof {
+            break (None, 0);
+        }
+        eof = fill(&mut reader, &mut buf, 1 << 16).map_err(read_err)?;
     };
-    loop {
-        let more = rdr.read_byte_record(&mut record).map_err(read_err)?;
-        if !more {
-            break;
-        }
-        let number = record.position().map(|p| p.line()).unwrap_or(0);
-        let mut flag = None;
-        let fields: Vec<String> = record.iter().map(|f| decode(f, &mut flag)).collect();
-        let Some(names) = &header else {
-            let names = if cfg.has_header {
-                let mut names: Vec<String> = fields
-                    .iter()
-                    .map(|f| f.trim().trim_start_matches('\u{feff}').to_string())
-                    .collect();
-                dedupe_names(&mut names);
-                names
-            } else {
-                (1..=fields.len()).map(|i| format!("column_{i}")).collect()
-            };
-            sink.header(&names)?;
-            header = Some(names);
-            if cfg.has_header {
-                continue;
-            }
-            let names = header.as_ref().expect("set above");
-            emit_csv(sink, number, fields, names.len(), delim, quote, flag)?;
-            continue;
-        };
-        if fields.len() == 1 && fields[0].trim().is_empty() && names.len() > 1 {
-            continue; // a blank line is not a record
-        }
-        emit_csv(sink, number, fields, names.len(), delim, quote, flag)?;
-    }
-    if header.is_none() {
+    let Some(first) = first else {
         return Err(Error::source(path, "empty file: no header"));
-    }
+    };
+    // The line the first chunk starts on: after the header's lines (and any blank ones before).
+    let (names, rest, first_line) = if cfg.has_header {
+        let mut names: Vec<String> = first
+            .iter()
+            .map(|f| {
+                String::from_utf8_lossy(f)
+                    .trim()
+                    .trim_start_matches('\u{feff}')
+                    .to_string()
+            })
+            .collect();
+        dedupe_names(&mut names);
+        let lines = memchr::memchr_iter(b'\n', &buf[..consumed]).count() as u64;
+        (names, buf.split_off(consumed), 1 + lines)
+    } else {
+        let names = (1..=first.len()).map(|i| format!("column_{i}")).collect();
+        (names, buf, 1)
+    };
+    let parser = RowParser::new(spec, &names);
+    parser.check_required(&source_name(path))?;
+    let expected = names.len();
+
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1);
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(workers * 2);
+    let (batch_tx, batch_rx) = crossbeam_channel::bounded::<(u64, Batch)>(workers * 2);
+    let parser = &parser;
+    let result = std::thread::scope(|s| -> Result<()> {
+        let cutter = s.spawn(move || {
+            let cut = Cut {
+                delim,
+                quote,
+                chunk_bytes: chunk_bytes(),
+            };
+            cut.chunks(&mut reader, rest, first_line, eof, chunk_tx)
+        });
+        for _ in 0..workers {
+            let rx = chunk_rx.clone();
+            let tx = batch_tx.clone();
+            s.spawn(move || {
+                for chunk in rx {
+                    let seq = chunk.seq;
+                    let batch = parse_chunk(parser, chunk, delim, quote, expected);
+                    if tx.send((seq, batch)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(chunk_rx);
+        drop(batch_tx);
+        // Merge in file order; batches arrive in any order.
+        let mut waiting: BTreeMap<u64, Batch> = BTreeMap::new();
+        let mut next = 0u64;
+        for (seq, batch) in &batch_rx {
+            waiting.insert(seq, batch);
+            while let Some(batch) = waiting.remove(&next) {
+                merger.merge(batch, parser)?;
+                next += 1;
+            }
+        }
+        drop(batch_rx);
+        if !waiting.is_empty() {
+            return Err(Error::source(
+                path,
+                "internal: a chunk of the file was not parsed",
+            ));
+        }
+        cutter
+            .join()
+            .map_err(|_| Error::source(path, "internal: the reading thread panicked"))?
+            .map_err(read_err)
+    });
+    result?;
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
     Ok(())
 }
 
-fn emit_csv(
-    sink: &mut dyn Sink,
-    number: u64,
-    fields: Vec<String>,
-    expected: usize,
+/// Appends up to `n` bytes from the reader; true at the end of the input.
+fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, n: usize) -> std::io::Result<bool> {
+    let got = (&mut *reader).take(n as u64).read_to_end(buf)?;
+    Ok(got == 0)
+}
+
+struct Cut {
     delim: u8,
     quote: u8,
-    flag: Option<String>,
-) -> Result<()> {
-    let raw = raw_csv(&fields, delim, quote);
-    let problem = (fields.len() != expected).then(|| {
-        format!(
-            "wrong field count: expected {expected}, found {}",
-            fields.len()
-        )
-    });
-    let values = fields.into_iter().map(Some).collect();
-    sink.record(Record {
-        number,
-        values,
-        raw,
-        problem,
-        flag,
-    })
+    chunk_bytes: usize,
+}
+
+impl Cut {
+    /// Cuts the stream after the first record into chunks of whole records, in order.
+    fn chunks(
+        &self,
+        reader: &mut dyn Read,
+        mut buf: Vec<u8>,
+        mut line: u64,
+        mut eof: bool,
+        tx: crossbeam_channel::Sender<Chunk>,
+    ) -> std::io::Result<()> {
+        let Cut {
+            delim,
+            quote,
+            chunk_bytes,
+        } = *self;
+        let mut seq = 0u64;
+        // The last byte before `buf`: what the first quote in it follows.
+        let mut before: u8 = b'\n';
+        let mut in_quote = false;
+        // Bytes of `buf` looked at, and the end of the last whole record among them.
+        let mut scanned = 0usize;
+        let mut boundary = 0usize;
+        let mut exact: Option<csv_core::Reader> = None;
+        let mut scratch = vec![0u8; 1 << 16];
+        let mut ends = vec![0usize; 1024];
+        loop {
+            if exact.is_none() {
+                let mut irregular = false;
+                for pos in memchr::memchr2_iter(quote, b'\n', &buf[scanned..]) {
+                    let pos = scanned + pos;
+                    if buf[pos] == quote {
+                        if !in_quote {
+                            let prev = if pos == 0 { before } else { buf[pos - 1] };
+                            if !(prev == delim || prev == b'\n' || prev == b'\r' || prev == quote) {
+                                irregular = true;
+                                break;
+                            }
+                        }
+                        in_quote = !in_quote;
+                    } else if !in_quote {
+                        boundary = pos + 1;
+                    }
+                }
+                if irregular {
+                    // `buf` starts at a record boundary: parse it exactly from there on.
+                    exact = Some(
+                        csv_core::ReaderBuilder::new()
+                            .delimiter(delim)
+                            .quote(quote)
+                            .build(),
+                    );
+                    scanned = 0;
+                    boundary = 0;
+                } else {
+                    scanned = buf.len();
+                }
+            }
+            if let Some(r) = &mut exact {
+                loop {
+                    let (res, nin, _, _) = r.read_record(&buf[scanned..], &mut scratch, &mut ends);
+                    scanned += nin;
+                    match res {
+                        csv_core::ReadRecordResult::Record => boundary = scanned,
+                        csv_core::ReadRecordResult::OutputFull
+                        | csv_core::ReadRecordResult::OutputEndsFull => {}
+                        csv_core::ReadRecordResult::InputEmpty
+                        | csv_core::ReadRecordResult::End => break,
+                    }
+                }
+            }
+            let cut = if eof {
+                buf.len()
+            } else if buf.len() >= chunk_bytes && boundary > 0 {
+                boundary
+            } else {
+                0
+            };
+            if cut > 0 {
+                // The rest goes into a buffer the size of a chunk, so filling it never reallocates.
+                let mut rest = Vec::with_capacity(chunk_bytes + (1 << 20));
+                rest.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
+                let bytes = std::mem::replace(&mut buf, rest);
+                before = bytes[cut - 1];
+                let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
+                let chunk = Chunk {
+                    seq,
+                    bytes,
+                    first_line: line,
+                };
+                if tx.send(chunk).is_err() {
+                    return Ok(()); // the merge stopped (an error it reports itself)
+                }
+                seq += 1;
+                line += lines;
+                scanned -= cut;
+                boundary = 0;
+            }
+            if eof {
+                return Ok(());
+            }
+            eof = fill(reader, &mut buf, chunk_bytes.min(1 << 20))?;
+        }
+    }
+}
+
+/// Parses one chunk of whole records into a batch.
+fn parse_chunk(parser: &RowParser, chunk: Chunk, delim: u8, quote: u8, expected: usize) -> Batch {
+    let mut batch = parser.batch(
+        chunk.bytes.len() / 64,
+        Raws::Csv {
+            bytes: Vec::new(),
+            starts: Vec::new(),
+            delimiter: delim,
+            quote,
+        },
+    );
+    let mut starts: Vec<u32> = Vec::with_capacity(chunk.bytes.len() / 64);
+    {
+        let mut rdr = csv_reader(&chunk.bytes, delim, quote);
+        let mut rec = csv::ByteRecord::new();
+        while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+            let pos = rec.position().expect("read records have a position");
+            let number = chunk.first_line + pos.line() - 1;
+            let start = pos.byte() as u32;
+            let fields_n = rec.len();
+            if fields_n == 1 && expected > 1 && rec[0].trim_ascii().is_empty() {
+                continue; // a blank line is not a record
+            }
+            let problem = (fields_n != expected)
+                .then(|| format!("wrong field count: expected {expected}, found {fields_n}"));
+            let rows_before = batch.rows();
+            // The fields borrowed from the record: on the stack unless the record is wide.
+            let mut arr: [Option<&str>; 32] = [None; 32];
+            let wide: Vec<Option<&str>>;
+            let mut valid = true;
+            let fields: &[Option<&str>] = if fields_n <= 32 {
+                for (slot, f) in arr.iter_mut().zip(rec.iter()) {
+                    match std::str::from_utf8(f) {
+                        Ok(f) => *slot = Some(f),
+                        Err(_) => valid = false,
+                    }
+                }
+                &arr[..fields_n]
+            } else {
+                wide = rec.iter().map(|f| std::str::from_utf8(f).ok()).collect();
+                valid = wide.iter().all(Option::is_some);
+                &wide
+            };
+            if valid {
+                let plain = || {
+                    let owned: Vec<String> =
+                        fields.iter().map(|f| f.unwrap_or("").to_string()).collect();
+                    raw_csv(&owned, delim, quote)
+                };
+                parser.parse(&mut batch, number, fields, &plain, problem, None);
+            } else {
+                let owned: Vec<String> = rec
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect();
+                let fields: Vec<Option<&str>> = owned.iter().map(|f| Some(f.as_str())).collect();
+                let plain = || raw_csv(&owned, delim, quote);
+                let flag = Some("non-UTF-8 bytes, decoded lossily".to_string());
+                parser.parse(&mut batch, number, &fields, &plain, problem, flag);
+            }
+            if batch.rows() > rows_before {
+                starts.push(start);
+            }
+        }
+    }
+    batch.raws = Raws::Csv {
+        bytes: chunk.bytes,
+        starts,
+        delimiter: delim,
+        quote,
+    };
+    batch
 }
 
 fn dedupe_names(names: &mut [String]) {
@@ -212,11 +440,13 @@ fn dedupe_names(names: &mut [String]) {
     }
 }
 
-fn read_jsonl(path: &Path, cfg: &SourceConfig, sink: &mut dyn Sink) -> Result<()> {
+fn read_jsonl(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -> Result<()> {
     let (mut reader, progress) = open(path, cfg)?;
     let mut header: Vec<String> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = Default::default();
-    sink.header(&header)?;
+    let mut parser = RowParser::new(spec, &header);
+    let mut batch = parser.batch(BATCH_ROWS, Raws::Stored(Vec::new()));
+    let mut checked = false;
     let mut buf = Vec::new();
     let mut number = 0u64;
     loop {
@@ -228,22 +458,23 @@ fn read_jsonl(path: &Path, cfg: &SourceConfig, sink: &mut dyn Sink) -> Result<()
             break;
         }
         number += 1;
-        let mut flag = None;
-        let line = decode(&buf, &mut flag);
+        let (line, flag) = match std::str::from_utf8(&buf) {
+            Ok(s) => (std::borrow::Cow::Borrowed(s), None),
+            Err(_) => (
+                String::from_utf8_lossy(&buf),
+                Some("non-UTF-8 bytes, decoded lossily".to_string()),
+            ),
+        };
         let line = line.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
         }
-        let mut rec = Record {
-            number,
-            raw: line.to_string(),
-            flag,
-            ..Default::default()
-        };
+        let mut values: Vec<Option<String>> = Vec::new();
+        let mut problem = None;
         match serde_json::from_str::<serde_json::Value>(line) {
             Ok(serde_json::Value::Object(map)) => {
                 let before = header.len();
-                let mut values = vec![None; header.len()];
+                values = vec![None; header.len()];
                 for (k, v) in map {
                     let i = *index.entry(k.clone()).or_insert_with(|| {
                         header.push(k);
@@ -255,16 +486,41 @@ fn read_jsonl(path: &Path, cfg: &SourceConfig, sink: &mut dyn Sink) -> Result<()
                     values[i] = json_text(v);
                 }
                 if header.len() != before {
-                    sink.header(&header)?;
+                    // New keys: the batch so far belongs to the old header.
+                    let full = std::mem::replace(
+                        &mut batch,
+                        parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())),
+                    );
+                    merger.merge(full, &parser)?;
+                    parser = RowParser::new(spec, &header);
                 }
                 values.resize(header.len(), None);
-                rec.values = values;
             }
-            Ok(_) => rec.problem = Some("not a JSON object".into()),
-            Err(e) => rec.problem = Some(format!("invalid JSON: {e}")),
+            Ok(_) => problem = Some("not a JSON object".to_string()),
+            Err(e) => problem = Some(format!("invalid JSON: {e}")),
         }
-        sink.record(rec)?;
+        if !checked && problem.is_none() {
+            parser.check_required(&source_name(path))?;
+            checked = true;
+        }
+        let fields: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
+        parser.parse(
+            &mut batch,
+            number,
+            &fields,
+            &|| line.to_string(),
+            problem,
+            flag,
+        );
+        if batch.read() as usize >= BATCH_ROWS {
+            let full = std::mem::replace(
+                &mut batch,
+                parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())),
+            );
+            merger.merge(full, &parser)?;
+        }
     }
+    merger.merge(batch, &parser)?;
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -279,7 +535,7 @@ fn json_text(v: serde_json::Value) -> Option<String> {
     }
 }
 
-fn read_parquet(path: &Path, sink: &mut dyn Sink) -> Result<()> {
+fn read_parquet(path: &Path, spec: &Spec, merger: &mut Merger) -> Result<()> {
     use polars::prelude::*;
     let file = File::open(path).map_err(|e| Error::source(path, format!("cannot open: {e}")))?;
     let df = ParquetReader::new(file)
@@ -290,7 +546,8 @@ fn read_parquet(path: &Path, sink: &mut dyn Sink) -> Result<()> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    sink.header(&names)?;
+    let parser = RowParser::new(spec, &names);
+    parser.check_required(&source_name(path))?;
     let mut columns = Vec::with_capacity(names.len());
     for c in df.columns() {
         let s = c.as_materialized_series();
@@ -328,35 +585,34 @@ fn read_parquet(path: &Path, sink: &mut dyn Sink) -> Result<()> {
         };
         columns.push(text.str()?.clone());
     }
+    let mut batch = parser.batch(BATCH_ROWS, Raws::Stored(Vec::new()));
     for row in 0..df.height() {
-        let values: Vec<Option<String>> = columns
-            .iter()
-            .map(|c| c.get(row).map(str::to_string))
-            .collect();
-        let raw = serde_json::Value::Object(
-            names
-                .iter()
-                .zip(&values)
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.clone()
-                            .map(serde_json::Value::String)
-                            .unwrap_or(serde_json::Value::Null),
-                    )
-                })
-                .collect(),
-        )
-        .to_string();
-        sink.record(Record {
-            number: row as u64 + 1,
-            values,
-            raw,
-            problem: None,
-            flag: None,
-        })?;
+        let fields: Vec<Option<&str>> = columns.iter().map(|c| c.get(row)).collect();
+        let plain = || {
+            serde_json::Value::Object(
+                names
+                    .iter()
+                    .zip(&fields)
+                    .map(|(k, v)| {
+                        let v = v
+                            .map(|v| serde_json::Value::String(v.to_string()))
+                            .unwrap_or(serde_json::Value::Null);
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            )
+            .to_string()
+        };
+        parser.parse(&mut batch, row as u64 + 1, &fields, &plain, None, None);
+        if batch.read() as usize >= BATCH_ROWS {
+            let full = std::mem::replace(
+                &mut batch,
+                parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())),
+            );
+            merger.merge(full, &parser)?;
+        }
     }
-    Ok(())
+    merger.merge(batch, &parser)
 }
 
 #[cfg(test)]
