@@ -10,14 +10,29 @@ window_transactions as (
     where t.local_at >= param_rfm_window_start()
 ),
 
-per_customer as (
+-- Orders first, then customers: the distinct purchase orders per customer are the orders with
+-- a purchase line. Written as two group-bys rather than count(distinct ...) beside other sums,
+-- which DataFusion plans as a set of order keys per customer (4 GB at 10M lines, against 0.9 GB).
+per_order as (
     select
         customer_id,
+        order_key,
         max(case when is_purchase then local_date end) as last_purchase_date,
-        count(distinct case when is_purchase then order_key end) as purchase_orders,
+        bool_or(is_purchase) as has_purchase,
         sum(amount) as net_revenue,
         sum(case when is_purchase then amount else 0 end) as gross_revenue,
     from window_transactions
+    group by customer_id, order_key
+),
+
+per_customer as (
+    select
+        customer_id,
+        max(last_purchase_date) as last_purchase_date,
+        count(case when has_purchase then 1 end) as purchase_orders,
+        sum(net_revenue) as net_revenue,
+        sum(gross_revenue) as gross_revenue,
+    from per_order
     group by customer_id
 ),
 

@@ -1,6 +1,7 @@
 -- Grain: one row per calendar period (params.period) from the first transaction's period to the
 -- period holding the day before as_of. A period is complete when it ends on or before as_of
 -- (METRICS.md "Time and money": an incomplete period is flagged, never silently compared).
+-- The first period is read from customer_periods, which holds every transaction's period.
 with
 
 params as (select * from params),
@@ -9,7 +10,7 @@ bounds as (
     select
         min(t.period_index) as first_index,
         period_index(cast(p.as_of_date - interval '1 day' as date), p.period) as last_index,
-    from stg_transactions as t
+    from customer_periods as t
     cross join params as p
     group by p.as_of_date, p.period
 ),
