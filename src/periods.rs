@@ -221,51 +221,123 @@ mod tests {
         }
         assert!(index(d("2024-01-01"), "week").is_none());
     }
+
+    /// METRICS.md "Time and money": the day of an instant is its day in the report's zone,
+    /// before 1970 too (the micros are negative there).
+    #[tokio::test]
+    async fn report_dates_are_wall_clock_days_in_the_report_zone() {
+        for (tz, ts, day) in [
+            (
+                chrono_tz::Europe::Paris,
+                "2024-03-31T22:30:00Z",
+                "2024-04-01",
+            ),
+            (
+                chrono_tz::Europe::Paris,
+                "2024-03-31T21:30:00Z",
+                "2024-03-31",
+            ),
+            (
+                chrono_tz::America::New_York,
+                "2024-01-01T03:00:00Z",
+                "2023-12-31",
+            ),
+            (chrono_tz::UTC, "1969-12-31T23:59:59Z", "1969-12-31"),
+            (chrono_tz::UTC, "1970-01-01T00:00:00Z", "1970-01-01"),
+        ] {
+            let ctx = SessionContext::new();
+            register_report_time(&ctx, tz);
+            let sql = format!(
+                "select cast(to_report_date(cast('{ts}' as timestamp with time zone)) as varchar) as d,
+                        cast(cast(to_report_time(cast('{ts}' as timestamp with time zone)) as date) as varchar) as via_time"
+            );
+            let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            let col = |i: usize| {
+                batches[0]
+                    .column(i)
+                    .as_string_view_opt()
+                    .map(|a| a.value(0).to_string())
+                    .or_else(|| {
+                        batches[0]
+                            .column(i)
+                            .as_string_opt::<i32>()
+                            .map(|a| a.value(0).to_string())
+                    })
+                    .unwrap()
+            };
+            assert_eq!(col(0), day, "{tz} {ts}");
+            assert_eq!(col(1), day, "{tz} {ts}");
+        }
+    }
+}
+
+/// The report zone's wall clock for every instant of `ts` (micros since the epoch, UTC), as
+/// micros since the epoch of that wall clock.
+fn local_micros(
+    ts: &datafusion::arrow::array::TimestampMicrosecondArray,
+    tz: chrono_tz::Tz,
+) -> datafusion::arrow::array::TimestampMicrosecondArray {
+    use chrono::TimeZone;
+    use datafusion::arrow::array::TimestampMicrosecondArray;
+    if tz == chrono_tz::UTC {
+        // UTC's wall clock is the instant itself: the same values without a zone.
+        return TimestampMicrosecondArray::new(ts.values().clone(), ts.nulls().cloned());
+    }
+    ts.iter()
+        .map(|v| {
+            let utc = chrono::DateTime::from_timestamp_micros(v?)?;
+            Some(
+                tz.from_utc_datetime(&utc.naive_utc())
+                    .naive_local()
+                    .and_utc()
+                    .timestamp_micros(),
+            )
+        })
+        .collect()
 }
 
 /// Registers `to_report_time(ts)`: the wall-clock time of an instant in the report's time zone,
 /// as a timestamp without zone (METRICS.md "Time and money": days, months and years are taken
-/// in that zone). A function of the session, bound to the zone, so every query shares it.
+/// in that zone), and `to_report_date(ts)`: its calendar day, computed from the micros rather
+/// than through a date object per row. Functions of the session, bound to the zone, so every
+/// query shares them.
 pub fn register_report_time(ctx: &SessionContext, tz: chrono_tz::Tz) {
-    use chrono::TimeZone;
-    use datafusion::arrow::array::TimestampMicrosecondArray;
     use datafusion::arrow::datatypes::{TimeUnit, TimestampMicrosecondType};
-    let udf = create_udf(
+    let utc_ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let as_utc = move |args: &[ColumnarValue]| -> datafusion::error::Result<ArrayRef> {
+        let ts = args[0].to_array(1)?;
+        Ok(datafusion::arrow::compute::cast(
+            &ts,
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        )?)
+    };
+    let time = create_udf(
         "to_report_time",
-        vec![DataType::Timestamp(
-            TimeUnit::Microsecond,
-            Some("UTC".into()),
-        )],
+        vec![utc_ts.clone()],
         DataType::Timestamp(TimeUnit::Microsecond, None),
         Volatility::Immutable,
         Arc::new(move |args: &[ColumnarValue]| {
-            let ts = args[0].to_array(1)?;
-            let ts = datafusion::arrow::compute::cast(
-                &ts,
-                &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            )?;
-            if tz == chrono_tz::UTC {
-                // UTC's wall clock is the instant itself: the same values without a zone.
-                let utc = ts.as_primitive::<TimestampMicrosecondType>();
-                let local =
-                    TimestampMicrosecondArray::new(utc.values().clone(), utc.nulls().cloned());
-                return Ok(ColumnarValue::Array(Arc::new(local) as ArrayRef));
-            }
-            let local: TimestampMicrosecondArray = ts
-                .as_primitive::<TimestampMicrosecondType>()
-                .iter()
-                .map(|v| {
-                    let utc = chrono::DateTime::from_timestamp_micros(v?)?;
-                    Some(
-                        tz.from_utc_datetime(&utc.naive_utc())
-                            .naive_local()
-                            .and_utc()
-                            .timestamp_micros(),
-                    )
-                })
-                .collect();
+            let ts = as_utc(args)?;
+            let local = local_micros(ts.as_primitive::<TimestampMicrosecondType>(), tz);
             Ok(ColumnarValue::Array(Arc::new(local) as ArrayRef))
         }),
     );
-    ctx.register_udf(ScalarUDF::from(udf));
+    let date = create_udf(
+        "to_report_date",
+        vec![utc_ts],
+        DataType::Date32,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            const MICROS_PER_DAY: i64 = 86_400_000_000;
+            let ts = as_utc(args)?;
+            let local = local_micros(ts.as_primitive::<TimestampMicrosecondType>(), tz);
+            let days: Date32Array =
+                datafusion::arrow::compute::kernels::arity::unary(&local, |m: i64| {
+                    m.div_euclid(MICROS_PER_DAY) as i32
+                });
+            Ok(ColumnarValue::Array(Arc::new(days) as ArrayRef))
+        }),
+    );
+    ctx.register_udf(ScalarUDF::from(time));
+    ctx.register_udf(ScalarUDF::from(date));
 }

@@ -523,10 +523,11 @@ impl Batch {
 
 /// Where the merger sends the surviving rows.
 enum Output {
-    /// Appended tables: streamed into one Parquet file, a row group at a time.
+    /// Appended tables: streamed into one Parquet file, a row group at a time, by a writer
+    /// thread (encoding and compressing a row group overlaps with merging the next).
     Stream {
         path: PathBuf,
-        writer: Option<Box<polars::io::parquet::write::BatchedWriter<File>>>,
+        writer: Option<RowGroupWriter>,
         pending: Option<DataFrame>,
         rows: usize,
     },
@@ -535,6 +536,57 @@ enum Output {
         frames: Vec<DataFrame>,
         keep: Vec<Vec<bool>>,
     },
+}
+
+/// A thread that writes the row groups it is sent into one Parquet file.
+struct RowGroupWriter {
+    groups: crossbeam_channel::Sender<DataFrame>,
+    thread: std::thread::JoinHandle<Result<()>>,
+}
+
+impl RowGroupWriter {
+    fn start(path: PathBuf) -> RowGroupWriter {
+        // One row group waiting while one is written: memory stays at about two row groups.
+        let (groups, rx) = crossbeam_channel::bounded::<DataFrame>(1);
+        let thread = std::thread::spawn(move || -> Result<()> {
+            let mut writer: Option<polars::io::parquet::write::BatchedWriter<File>> = None;
+            for mut group in rx {
+                group.rechunk_mut_par();
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => writer.insert(
+                        super::parquet_writer(&path)?
+                            .batched(group.schema())
+                            .map_err(|e| Error::warehouse(&path, e))?,
+                    ),
+                };
+                w.write_batch(&group)
+                    .map_err(|e| Error::warehouse(&path, e))?;
+            }
+            if let Some(w) = writer {
+                w.finish().map_err(|e| Error::warehouse(&path, e))?;
+            }
+            Ok(())
+        });
+        RowGroupWriter { groups, thread }
+    }
+
+    /// Sends a row group; a writer that stopped gives its error.
+    fn send(self, group: DataFrame) -> Result<RowGroupWriter> {
+        match self.groups.send(group) {
+            Ok(()) => Ok(self),
+            Err(_) => Err(self.finish().err().unwrap_or_else(|| {
+                Error::warehouse("", "internal: the Parquet writer stopped early")
+            })),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        drop(self.groups);
+        self.thread
+            .join()
+            .map_err(|_| Error::warehouse("", "internal: the Parquet writer panicked"))?
+    }
 }
 
 /// Checks batches against everything before them, in file order, and writes what survives.
@@ -817,24 +869,17 @@ impl<'a> Merger<'a> {
         if !(full || last) {
             return Ok(());
         }
-        let Some(mut group) = pending.take() else {
+        let Some(group) = pending.take() else {
             return Ok(());
         };
         if group.height() == 0 {
             return Ok(());
         }
-        group.rechunk_mut_par();
-        if writer.is_none() {
-            let batched = super::parquet_writer(path)?
-                .batched(group.schema())
-                .map_err(|e| Error::warehouse(&*path, e))?;
-            *writer = Some(Box::new(batched));
-        }
-        writer
-            .as_mut()
-            .expect("created above")
-            .write_batch(&group)
-            .map_err(|e| Error::warehouse(&*path, e))?;
+        let w = match writer.take() {
+            Some(w) => w,
+            None => RowGroupWriter::start(path.clone()),
+        };
+        *writer = Some(w.send(group)?);
         Ok(())
     }
 
@@ -842,11 +887,9 @@ impl<'a> Merger<'a> {
     pub fn finish(mut self) -> Result<Merged> {
         self.write(DataFrame::empty(), true)?;
         let (written, frame) = match self.out {
-            Output::Stream {
-                path, writer, rows, ..
-            } => {
+            Output::Stream { writer, rows, .. } => {
                 if let Some(w) = writer {
-                    w.finish().map_err(|e| Error::warehouse(&path, e))?;
+                    w.finish()?;
                 }
                 (rows, None)
             }
