@@ -9,7 +9,11 @@ t as (
         cast(ts as date) as local_date,
         amount > 0 as is_purchase,
         (year(ts) - 1970) * 12 + month(ts) - 1 as period_index
-    from read_parquet({transactions})
+    -- ts is stored as an instant (TIMESTAMP WITH TIME ZONE). For a UTC report its UTC wall clock
+    -- is make_timestamp(epoch_us(ts)): the same values, without DuckDB's ICU calendar, which
+    -- costs several times more per value (1.69 s against 0.37 s for 10M values on the
+    -- benchmark machine). crm's UTC fast path reads the micros the same way.
+    from (select customer_id, amount, make_timestamp(epoch_us(ts)) as ts from read_parquet({transactions}))
 ),
 params as (select max(local_date) + 1 as as_of_date from t),
 cohorts as (
