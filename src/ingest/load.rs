@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
 
 use super::schema::{self, ColumnSpec, Kind, TimeFormats, Value};
 use crate::config::Table;
@@ -763,13 +764,15 @@ impl<'a> Merger<'a> {
                 Some((r, _, _)) if *r == row => flags.next(),
                 _ => None,
             };
-            match self.known.get(&key).copied() {
-                Some(h) if h == hash => {
+            // One probe of the id map per record: a new id is recorded here, a customer seen
+            // before gets its new content's hash.
+            match self.known.entry(key) {
+                Entry::Occupied(e) if *e.get() == hash => {
                     self.stats.duplicates += 1;
                     keep[row] = false;
                     continue;
                 }
-                Some(_) if self.table != Table::Customers => {
+                Entry::Occupied(_) if self.table != Table::Customers => {
                     let id = ids.get(row).unwrap_or_default();
                     let r = RejectRow {
                         record_number: source_record[row] as u64,
@@ -782,7 +785,12 @@ impl<'a> Merger<'a> {
                     keep[row] = false;
                     continue;
                 }
-                _ => {}
+                Entry::Occupied(mut e) => {
+                    e.insert(hash);
+                }
+                Entry::Vacant(e) => {
+                    e.insert(hash);
+                }
             }
             // A customer seen again updates the row: the earlier copy from this export is
             // superseded.
@@ -805,7 +813,6 @@ impl<'a> Merger<'a> {
                 });
                 self.stats.flagged += 1;
             }
-            self.known.insert(key, hash);
             if self.table == Table::Customers {
                 self.loaded_at.insert(key, (frame_index, row));
             }
@@ -829,6 +836,12 @@ impl<'a> Merger<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Makes room in the id map for about `rows` more ids at once, instead of growing it (and
+    /// copying it) step by step through a large export.
+    pub fn expect_rows(&mut self, rows: usize) {
+        self.known.reserve(rows);
     }
 
     fn count_reject(&mut self, r: &RejectRow) {

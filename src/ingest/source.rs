@@ -177,6 +177,14 @@ fn read_csv(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -
     let parser = RowParser::new(spec, &names);
     parser.check_required(&source_name(path))?;
     let expected = names.len();
+    // Records expected, from the file's size and the lines read so far (a gzip export's size
+    // understates them; the map then grows as usual).
+    if !cfg.gzip() && rest.len() > 4096 {
+        let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let lines = memchr::memchr_iter(b'\n', &rest).count().max(1);
+        merger
+            .expect_rows((file_bytes as f64 / (rest.len() as f64 / lines as f64) * 1.05) as usize);
+    }
 
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
