@@ -503,7 +503,7 @@ mod tests {
             5e-324,
             999_999_999.99,
             1e9,
-            757690458513238.25,
+            f64::from_bits(0x4305_88ec_7508_fab2), // a tie ryu and Rust break apart
             f64::MAX,
             f64::MIN_POSITIVE,
             23.64,

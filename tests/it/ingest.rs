@@ -476,8 +476,8 @@ fn a_csv_cut_into_many_chunks_loads_exactly_as_read_in_one_piece() {
             2 => format!("t{i};c2;2024-03-01;3;\"say \"\"hi\"\"\"\r\n").into(),
             3 if i > 200 => b"t2;c2;2024-03-01;3;\"say \"\"hi\"\"\"\n".to_vec(), // exact duplicate of i = 2
             4 => format!("t{i};c3;not a date;3;bad\n").into(),
-            5 if i > 300 => format!("t5;c9;2024-04-01;1;other content\n").into(), // reused id
-            6 => format!("t{i};c4;2024-05-01;1\n").into(),                        // ragged
+            5 if i > 300 => b"t5;c9;2024-04-01;1;other content\n".to_vec(), // reused id
+            6 => format!("t{i};c4;2024-05-01;1\n").into(),                  // ragged
             7 => b"\n".to_vec(),
             8 => format!("t{i};c5;2024-06-01;4;12\" screen, \"matte\"\n").into(), // stray quotes
             9 => [format!("t{i};c").as_bytes(), b"\xe9;2024-06-02;5;latin-1\n"].concat(),
