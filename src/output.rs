@@ -67,10 +67,8 @@ pub fn write_to<W: Write + Send>(
             let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut w);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
             writer.write_batches(&refs)?;
+            // Writes `[]` for no rows too (arrow-json 59 opens and closes the array in finish).
             writer.finish()?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                write!(w, "[]")?;
-            }
             writeln!(w)?;
         }
         OutputFormat::Parquet => {

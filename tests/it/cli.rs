@@ -80,6 +80,19 @@ fn query_runs_views_files_and_sql_in_every_format() {
         json,
         serde_json::json!([{"customer_id": "c1", "amount": 10.0}, {"customer_id": "c2", "amount": 20.0}])
     );
+    // No rows is an empty array, not a broken document.
+    let empty = sb.ok(&[
+        "query",
+        "--sql",
+        "select customer_id from stg_transactions where amount > 1000",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&empty).unwrap(),
+        serde_json::json!([]),
+        "{empty}"
+    );
     let table = sb.ok(&["query", "rfm"]);
     assert!(
         table.contains("| customer_id |") && table.contains("2 rows"),
@@ -179,4 +192,33 @@ fn memory_limit_spills_what_can_spill_and_explains_what_cannot() {
         err.contains("engine.memory_limit") && err.contains("unknown unit"),
         "{err}"
     );
+}
+
+/// A business with only a sales export: `crm run` (the nightly batch) writes the whole report,
+/// the interaction, service and survey tables empty, instead of failing on them.
+#[test]
+fn run_with_only_a_transactions_export_writes_the_report() {
+    let sb = Sandbox::new();
+    sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[report]\nout = \"reports\"\n[sources.transactions]\npath = \"t.csv\"\n",
+    );
+    let mut csv = String::from("transaction_id,customer_id,ts,amount\n");
+    for i in 0..120 {
+        csv.push_str(&format!(
+            "t{i},c{},2024-{:02}-{:02},{}\n",
+            i % 9,
+            i % 12 + 1,
+            i % 27 + 1,
+            10 + i % 37
+        ));
+    }
+    sb.write("t.csv", &csv);
+    let out = sb.ok(&["run", "--as-of", "2025-01-01"]);
+    assert!(out.contains("report written to"), "{out}");
+    let dir = sb.path("reports/2025-01-01");
+    assert!(dir.join("report.html").exists(), "{out}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(summary.is_object(), "{summary}");
 }
