@@ -440,6 +440,53 @@ fn distinct_x(g: &mut Grouped) -> Vec<f64> {
     xs
 }
 
+/// Where L-BFGS starts: the best point of a coarse grid of log-parameters, alpha first (with
+/// a = b = 1), then (a, b): 13 likelihood passes. From r = alpha = a = b = 1 it took 275
+/// iterations on customers who almost never drop out (the optimum there has b in the hundreds,
+/// at the end of a long ridge). The optimum and the convergence test are unchanged: only the way
+/// there is shorter.
+fn bgnbd_start(objective: &BgNbdObjective) -> Vec<f64> {
+    let ll = |theta: &[f64]| {
+        let ll = objective.ll_grad(theta).0;
+        if ll.is_finite() {
+            ll
+        } else {
+            f64::NEG_INFINITY
+        }
+    };
+    let best_of = |candidates: Vec<Vec<f64>>| {
+        candidates
+            .into_iter()
+            .map(|t| (ll(&t), t))
+            .fold((f64::NEG_INFINITY, vec![0.0; 4]), |best, c| {
+                if c.0 > best.0 { c } else { best }
+            })
+            .1
+    };
+    let start = best_of(
+        [0.0, 2.0, 4.0, 6.0]
+            .into_iter()
+            .map(|log_alpha| vec![0.0, log_alpha, 0.0, 0.0])
+            .collect(),
+    );
+    best_of(
+        [
+            (0.0, 0.0),
+            (0.0, 2.0),
+            (0.0, 4.0),
+            (1.0, 3.0),
+            (1.0, 5.0),
+            (1.0, 7.0),
+            (2.0, 4.0),
+            (2.0, 6.0),
+            (-1.0, 0.0),
+        ]
+        .into_iter()
+        .map(|(log_a, log_b)| vec![start[0], start[1], log_a, log_b])
+        .collect(),
+    )
+}
+
 /// Fits BG/NBD by maximum likelihood.
 pub fn fit_bgnbd(data: &[Summary]) -> Result<BgNbd, FitError> {
     if data.is_empty() {
@@ -456,7 +503,7 @@ pub fn fit_bgnbd(data: &[Summary]) -> Result<BgNbd, FitError> {
     }
     let mut g = group(data);
     let objective = BgNbdObjective::new(&mut g, data.len());
-    let (p, cost) = maximise("BG/NBD", &objective, vec![0.0, 0.0, 0.0, 0.0])?;
+    let (p, cost) = maximise("BG/NBD", &objective, bgnbd_start(&objective))?;
     Ok(BgNbd {
         r: p[0].exp(),
         alpha: p[1].exp(),
@@ -648,9 +695,13 @@ pub fn clv(bg: &BgNbd, value: f64, s: &Summary, months: u32, monthly_discount: f
 /// days, as a warehouse gives them. For benchmarks and for tests that the fitters recover
 /// known parameters.
 pub fn simulate(n: usize, seed: u64) -> Vec<Summary> {
+    simulate_with(n, seed, (0.2426, 4.4136, 0.7929, 2.4259))
+}
+
+/// As [`simulate`], with the BG/NBD parameters (r, alpha, a, b) given.
+pub fn simulate_with(n: usize, seed: u64, (r, alpha, a, b): (f64, f64, f64, f64)) -> Vec<Summary> {
     use rand::{Rng, SeedableRng};
     use rand_distr::{Beta, Distribution, Exp, Gamma};
-    let (r, alpha, a, b) = (0.2426, 4.4136, 0.7929, 2.4259);
     let (p, q, gamma) = (6.25, 3.74, 15.44);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let rate = Gamma::<f64>::new(r, 1.0 / alpha).expect("valid");
