@@ -7,7 +7,10 @@ use std::path::Path;
 const LAYERS: [&str; 4] = ["seeds", "staging", "marts", "analysis"];
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    // Read when the script runs, not baked in when it was compiled: a build folder shared by two
+    // checkouts reuses one compiled script for both.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("queries");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut out = String::from(
         "/// (layer, view name, SQL) for every query file, layer by layer.\npub const QUERIES: &[(&str, &str, &str)] = &[\n",

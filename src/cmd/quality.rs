@@ -23,14 +23,22 @@ pub fn after_ingest(config: &crate::config::Config) -> Result<String> {
         let df = engine.user_sql("data_quality", QUALITY_SQL).await?;
         let schema = df.schema().inner().clone();
         let batches = engine.collect("data_quality", df).await?;
-        let path = engine.warehouse.dir.join("quality.csv");
-        crate::output::write(
-            &batches,
-            &schema,
-            crate::cli::OutputFormat::Csv,
-            Some(&path),
-        )?;
-        let rows = super::run::to_json(&batches, &schema)?;
+        summarise(&engine.warehouse.dir, &batches, &schema)
+    })
+}
+
+/// Writes the checks (the rows of `QUALITY_SQL`) to `<warehouse>/quality.csv` and returns the
+/// lines worth a reader's attention. `crm run` passes the table it computes for its report, so
+/// a nightly run checks the data once.
+pub fn summarise(
+    warehouse_dir: &std::path::Path,
+    batches: &[datafusion::arrow::record_batch::RecordBatch],
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+) -> Result<String> {
+    {
+        let path = warehouse_dir.join("quality.csv");
+        crate::output::write(batches, schema, crate::cli::OutputFormat::Csv, Some(&path))?;
+        let rows = super::run::to_json(batches, schema)?;
         let mut lines = String::new();
         for r in rows.as_array().into_iter().flatten() {
             let check = r["check_name"].as_str().unwrap_or("");
@@ -61,5 +69,5 @@ pub fn after_ingest(config: &crate::config::Config) -> Result<String> {
             path.display()
         ));
         Ok(lines)
-    })
+    }
 }

@@ -216,6 +216,16 @@ fn run_with_only_a_transactions_export_writes_the_report() {
     sb.write("t.csv", &csv);
     let out = sb.ok(&["run", "--as-of", "2025-01-01"]);
     assert!(out.contains("report written to"), "{out}");
+    assert_eq!(out.matches("data-quality report:").count(), 1, "{out}");
+    assert!(sb.path("wh/quality.csv").exists());
+    // Without --as-of the checks after the load are the report's own data_quality table:
+    // still printed once, still written beside the warehouse.
+    std::fs::remove_file(sb.path("wh/quality.csv")).unwrap();
+    csv.push_str("t999,c1,2024-12-30,5\n");
+    sb.write("t.csv", &csv);
+    let again = sb.ok(&["run"]);
+    assert_eq!(again.matches("data-quality report:").count(), 1, "{again}");
+    assert!(sb.path("wh/quality.csv").exists());
     let dir = sb.path("reports/2025-01-01");
     assert!(dir.join("report.html").exists(), "{out}");
     let summary: serde_json::Value =
