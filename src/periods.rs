@@ -15,16 +15,6 @@ use datafusion::prelude::SessionContext;
 
 const EPOCH_CE: i32 = 719_163;
 
-pub fn index(date: NaiveDate, period: &str) -> Option<i64> {
-    let (y, m) = (date.year() as i64, date.month() as i64);
-    match period {
-        "month" => Some(y * 12 + m - 1),
-        "quarter" => Some(y * 4 + (m - 1) / 3),
-        "year" => Some(y),
-        _ => None,
-    }
-}
-
 pub fn start(index: i64, period: &str) -> Option<NaiveDate> {
     let (y, m) = match period {
         "month" => (index.div_euclid(12), index.rem_euclid(12) + 1),
@@ -67,8 +57,8 @@ fn year_month(days: i32) -> (i64, i64) {
     (y, m)
 }
 
-/// `index(date_of(days), period)` without the date, for the days chrono can represent: the
-/// period looked up once, then a function of the day number alone.
+/// The period index of a day number (days since 1970-01-01), for the days chrono can represent:
+/// the period looked up once, then a function of the day number alone.
 fn index_of_days_fn(period: &str) -> Option<impl Fn(i32) -> Option<i64> + use<>> {
     let per_year: i64 = match period {
         "month" => 12,
@@ -90,9 +80,9 @@ fn index_of_days(days: i32, period: &str) -> Option<i64> {
     index_of_days_fn(period).and_then(|f| f(days))
 }
 
-#[cfg(test)]
-fn date_of(days: i32) -> Option<NaiveDate> {
-    NaiveDate::from_num_days_from_ce_opt(days.checked_add(EPOCH_CE)?)
+/// The period index of a date.
+pub fn index(date: NaiveDate, period: &str) -> Option<i64> {
+    index_of_days(days_of(date), period)
 }
 
 fn days_of(d: NaiveDate) -> i32 {
@@ -306,6 +296,21 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn date_of(days: i32) -> Option<NaiveDate> {
+        NaiveDate::from_num_days_from_ce_opt(days.checked_add(EPOCH_CE)?)
+    }
+
+    /// The definition, through chrono's calendar: what the day-number arithmetic must equal.
+    fn chrono_index(date: NaiveDate, period: &str) -> Option<i64> {
+        let (y, m) = (date.year() as i64, date.month() as i64);
+        match period {
+            "month" => Some(y * 12 + m - 1),
+            "quarter" => Some(y * 4 + (m - 1) / 3),
+            "year" => Some(y),
+            _ => None,
+        }
+    }
+
     #[test]
     fn consecutive_periods_are_consecutive_integers() {
         assert_eq!(
@@ -345,7 +350,7 @@ mod tests {
             for p in ["month", "quarter", "year"] {
                 assert_eq!(
                     index_of_days(d, p),
-                    index(date_of(d).unwrap(), p),
+                    chrono_index(date_of(d).unwrap(), p),
                     "day {d} ({}), {p}",
                     date_of(d).unwrap()
                 );

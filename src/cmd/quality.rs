@@ -35,39 +35,37 @@ pub fn summarise(
     batches: &[datafusion::arrow::record_batch::RecordBatch],
     schema: &datafusion::arrow::datatypes::SchemaRef,
 ) -> Result<String> {
-    {
-        let path = warehouse_dir.join("quality.csv");
-        crate::output::write(batches, schema, crate::cli::OutputFormat::Csv, Some(&path))?;
-        let rows = super::run::to_json(batches, schema)?;
-        let mut lines = String::new();
-        for r in rows.as_array().into_iter().flatten() {
-            let check = r["check_name"].as_str().unwrap_or("");
-            let value = r["value"].as_f64().unwrap_or(0.0);
-            if value > 0.0
-                && [
-                    "orphan_rows",
-                    "future_dated",
-                    "malformed_emails",
-                    "amount_outliers",
-                    "duplicate_ids",
-                ]
-                .contains(&check)
-            {
-                lines.push_str(&format!(
-                    "data quality: {} {} {check}{}\n",
-                    r["table_name"].as_str().unwrap_or(""),
-                    value,
-                    r["detail"]
-                        .as_str()
-                        .map(|d| format!(" ({d})"))
-                        .unwrap_or_default()
-                ));
-            }
+    let path = warehouse_dir.join("quality.csv");
+    crate::output::write(batches, schema, crate::cli::OutputFormat::Csv, Some(&path))?;
+    let rows = super::run::to_json(batches, schema)?;
+    let mut lines = String::new();
+    for r in rows.as_array().into_iter().flatten() {
+        let check = r["check_name"].as_str().unwrap_or("");
+        let value = r["value"].as_f64().unwrap_or(0.0);
+        if value > 0.0
+            && [
+                "orphan_rows",
+                "future_dated",
+                "malformed_emails",
+                "amount_outliers",
+                "duplicate_ids",
+            ]
+            .contains(&check)
+        {
+            lines.push_str(&format!(
+                "data quality: {} {} {check}{}\n",
+                r["table_name"].as_str().unwrap_or(""),
+                value,
+                r["detail"]
+                    .as_str()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ));
         }
-        lines.push_str(&format!(
-            "data-quality report: {} (crm quality)\n",
-            path.display()
-        ));
-        Ok(lines)
     }
+    lines.push_str(&format!(
+        "data-quality report: {} (crm quality)\n",
+        path.display()
+    ));
+    Ok(lines)
 }

@@ -541,6 +541,7 @@ enum Output {
 
 /// A thread that writes the row groups it is sent into one Parquet file.
 struct RowGroupWriter {
+    path: PathBuf,
     groups: crossbeam_channel::Sender<DataFrame>,
     thread: std::thread::JoinHandle<Result<()>>,
 }
@@ -549,7 +550,9 @@ impl RowGroupWriter {
     fn start(path: PathBuf) -> RowGroupWriter {
         // One row group waiting while one is written: memory stays at about two row groups.
         let (groups, rx) = crossbeam_channel::bounded::<DataFrame>(1);
+        let file = path.clone();
         let thread = std::thread::spawn(move || -> Result<()> {
+            let path = file;
             let mut writer: Option<polars::io::parquet::write::BatchedWriter<File>> = None;
             for mut group in rx {
                 group.rechunk_mut_par();
@@ -569,24 +572,32 @@ impl RowGroupWriter {
             }
             Ok(())
         });
-        RowGroupWriter { groups, thread }
+        RowGroupWriter {
+            path,
+            groups,
+            thread,
+        }
     }
 
     /// Sends a row group; a writer that stopped gives its error.
     fn send(self, group: DataFrame) -> Result<RowGroupWriter> {
         match self.groups.send(group) {
             Ok(()) => Ok(self),
-            Err(_) => Err(self.finish().err().unwrap_or_else(|| {
-                Error::warehouse("", "internal: the Parquet writer stopped early")
-            })),
+            Err(_) => {
+                let path = self.path.clone();
+                Err(self.finish().err().unwrap_or_else(|| {
+                    Error::warehouse(path, "internal: the Parquet writer stopped early")
+                }))
+            }
         }
     }
 
     fn finish(self) -> Result<()> {
         drop(self.groups);
+        let path = self.path;
         self.thread
             .join()
-            .map_err(|_| Error::warehouse("", "internal: the Parquet writer panicked"))?
+            .map_err(|_| Error::warehouse(path, "internal: the Parquet writer panicked"))?
     }
 }
 

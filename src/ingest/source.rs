@@ -448,6 +448,12 @@ fn dedupe_names(names: &mut [String]) {
     }
 }
 
+/// Hands a sequential reader's batch to the merger and starts an empty one in its place.
+fn flush(batch: &mut Batch, parser: &RowParser, merger: &mut Merger) -> Result<()> {
+    let full = std::mem::replace(batch, parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())));
+    merger.merge(full, parser)
+}
+
 fn read_jsonl(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -> Result<()> {
     let (mut reader, progress) = open(path, cfg)?;
     let mut header: Vec<String> = Vec::new();
@@ -495,11 +501,7 @@ fn read_jsonl(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger)
                 }
                 if header.len() != before {
                     // New keys: the batch so far belongs to the old header.
-                    let full = std::mem::replace(
-                        &mut batch,
-                        parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())),
-                    );
-                    merger.merge(full, &parser)?;
+                    flush(&mut batch, &parser, merger)?;
                     parser = RowParser::new(spec, &header);
                 }
                 values.resize(header.len(), None);
@@ -521,11 +523,7 @@ fn read_jsonl(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger)
             flag,
         );
         if batch.read() as usize >= BATCH_ROWS {
-            let full = std::mem::replace(
-                &mut batch,
-                parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())),
-            );
-            merger.merge(full, &parser)?;
+            flush(&mut batch, &parser, merger)?;
         }
     }
     merger.merge(batch, &parser)?;
@@ -613,11 +611,7 @@ fn read_parquet(path: &Path, spec: &Spec, merger: &mut Merger) -> Result<()> {
         };
         parser.parse(&mut batch, row as u64 + 1, &fields, &plain, None, None);
         if batch.read() as usize >= BATCH_ROWS {
-            let full = std::mem::replace(
-                &mut batch,
-                parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())),
-            );
-            merger.merge(full, &parser)?;
+            flush(&mut batch, &parser, merger)?;
         }
     }
     merger.merge(batch, &parser)
