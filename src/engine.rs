@@ -47,7 +47,13 @@ use crate::warehouse::Warehouse;
 include!(concat!(env!("OUT_DIR"), "/queries.rs"));
 
 /// Warehouse tables registered in every session.
-pub const TABLES: [&str; 4] = ["customers", "transactions", "interactions", "rejects"];
+pub const TABLES: [&str; 5] = [
+    "customers",
+    "transactions",
+    "interactions",
+    "rejects",
+    crate::ingest::keys::TABLE,
+];
 
 pub struct Engine {
     pub ctx: SessionContext,
@@ -61,6 +67,15 @@ impl Engine {
     /// after the last transaction day (METRICS.md "Time and money").
     pub async fn open(config: &Config, as_of: Option<NaiveDate>) -> Result<Engine> {
         let warehouse = Warehouse::open_existing(&config.warehouse_dir())?;
+        let unkeyed = ["customers", "transactions", "interactions"]
+            .iter()
+            .any(|t| !warehouse.table_files(t).is_empty());
+        if warehouse.manifest.format < crate::warehouse::FORMAT && unkeyed {
+            return Err(Error::warehouse(
+                &warehouse.dir,
+                "written by an earlier crm, without customer keys: `crm ingest` upgrades it (once, keeping every row)",
+            ));
+        }
         let timezone = config.timezone()?;
         let session = SessionConfig::new()
             .with_information_schema(true)
@@ -142,6 +157,13 @@ pub fn table_schema(table: &str) -> SchemaRef {
             Field::new("load_version", DataType::Int64, true),
         ]));
     }
+    if table == crate::ingest::keys::TABLE {
+        return Arc::new(Schema::new(vec![
+            Field::new("customer_id", DataType::Utf8View, true),
+            Field::new("customer_key", DataType::Int64, true),
+            Field::new("load_version", DataType::Int64, true),
+        ]));
+    }
     let t = crate::config::Table::from_name(table).expect("known table");
     let mut fields: Vec<Field> = schema::columns(t)
         .iter()
@@ -162,6 +184,10 @@ pub fn table_schema(table: &str) -> SchemaRef {
     fields.push(Field::new("source_file", DataType::Utf8View, true));
     fields.push(Field::new("source_record", DataType::Int64, true));
     fields.push(Field::new("load_version", DataType::Int64, true));
+    fields.push(Field::new("customer_key", DataType::Int64, true));
+    if t == crate::config::Table::Transactions {
+        fields.push(Field::new("order_key", DataType::Int64, true));
+    }
     Arc::new(Schema::new(fields))
 }
 

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub const MANIFEST: &str = "manifest.json";
+/// The warehouse layout this build writes. 2: customer and order surrogate keys
+/// (`crate::ingest::keys`); a format-1 warehouse is upgraded by the next `crm ingest`.
+pub const FORMAT: u32 = 2;
 const MANIFEST_TMP: &str = "manifest.json.tmp";
 const LOCK: &str = ".lock";
 /// Folders whose files belong to the manifest.
@@ -91,11 +94,20 @@ impl Warehouse {
             Ok(text) => serde_json::from_str(&text)
                 .map_err(|e| Error::warehouse(&path, format!("unreadable manifest: {e}")))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest {
-                format: 1,
+                format: FORMAT,
                 ..Default::default()
             },
             Err(e) => return Err(Error::io(&path, e)),
         };
+        if manifest.format > FORMAT {
+            return Err(Error::warehouse(
+                &path,
+                format!(
+                    "written by a newer crm (warehouse format {}; this build reads up to {FORMAT})",
+                    manifest.format
+                ),
+            ));
+        }
         Ok(Warehouse {
             dir: dir.to_path_buf(),
             manifest,

@@ -108,9 +108,9 @@ def same_answer(step, crm_csv, duck_csv):
     return len(n1)
 
 
-def transactions_files(warehouse):
+def table_files(warehouse, table):
     manifest = json.loads((warehouse / "manifest.json").read_text())
-    files = [str(warehouse / f) for f in manifest["tables"]["transactions"]["files"]]
+    files = [str(warehouse / f) for f in manifest["tables"][table]["files"]]
     return "[" + ", ".join(f"'{f}'" for f in files) + "]"
 
 
@@ -239,7 +239,8 @@ def main():
         elif not (warehouse / "manifest.json").exists():
             run_measured([args.crm, "ingest", "--no-quality", "--config", str(cfg)])
 
-        files = transactions_files(warehouse)
+        files = table_files(warehouse, "transactions")
+        key_files = table_files(warehouse, "customer_keys")
         rules = (REPO / "queries/seeds/rfm_segment_rules.sql").read_text()
         rules = "\n".join(l for l in rules.splitlines() if not l.startswith("--"))
         for step, crm_args, sql_name in [
@@ -251,7 +252,9 @@ def main():
             crm_out = work / f"{step}-{size}-crm.csv"
             duck_out = work / f"{step}-{size}-duckdb.csv"
             sql = work / f"{step}-{size}.sql"
-            body = (HERE / "duckdb" / sql_name).read_text().format(transactions=files, rules=rules)
+            body = (HERE / "duckdb" / sql_name).read_text().format(
+                transactions=files, customer_keys=key_files, rules=rules
+            )
             sql.write_text(f"copy ({body}) to '{duck_out}' (header, delimiter ',');\n")
             crm_cmd = [args.crm, *crm_args, "--warehouse", str(warehouse), "--format", "csv", "--out", str(crm_out)]
             crm_t, crm_r, duck_t, duck_r = [], [], [], []

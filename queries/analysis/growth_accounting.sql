@@ -4,28 +4,28 @@
 -- active = new + returning + resurrecting; active_previous = returning + dormant.
 with
 
-buyers as (select customer_id, period_index from customer_periods where has_purchase),
+buyers as (select customer_key, period_index from customer_periods where has_purchase),
 
-cohorts as (select customer_id, cohort_index from cohort_membership),
+cohorts as (select customer_key, cohort_index from cohort_membership),
 
 current_period as (
     select
         b.period_index,
         sum(case when c.cohort_index = b.period_index then 1 else 0 end) as new,
-        sum(case when prev.customer_id is not null then 1 else 0 end) as returning,
-        sum(case when prev.customer_id is null and c.cohort_index < b.period_index then 1 else 0 end) as resurrecting,
+        sum(case when prev.customer_key is not null then 1 else 0 end) as returning,
+        sum(case when prev.customer_key is null and c.cohort_index < b.period_index then 1 else 0 end) as resurrecting,
         count(*) as active,
     from buyers as b
-    join cohorts as c on c.customer_id = b.customer_id
-    left join buyers as prev on prev.customer_id = b.customer_id and prev.period_index = b.period_index - 1
+    join cohorts as c on c.customer_key = b.customer_key
+    left join buyers as prev on prev.customer_key = b.customer_key and prev.period_index = b.period_index - 1
     group by b.period_index
 ),
 
 dormant as (
     select prev.period_index + 1 as period_index, count(*) as dormant
     from buyers as prev
-    left join buyers as cur on cur.customer_id = prev.customer_id and cur.period_index = prev.period_index + 1
-    where cur.customer_id is null
+    left join buyers as cur on cur.customer_key = prev.customer_key and cur.period_index = prev.period_index + 1
+    where cur.customer_key is null
     group by prev.period_index + 1
 ),
 

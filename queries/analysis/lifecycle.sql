@@ -7,14 +7,14 @@ with
 params as (select * from params),
 
 known as (
-    select customer_id from stg_customers
+    select customer_key from stg_customers
     union
-    select customer_id from stg_transactions
+    select customer_key from stg_transactions
 ),
 
 days as (
     select
-        k.customer_id,
+        ids.customer_id,
         c.first_purchase_date,
         c.last_purchase_date,
         cast(p.as_of_date as int) - cast(c.first_purchase_date as int) as days_since_first,
@@ -23,8 +23,9 @@ days as (
         p.at_risk_days,
         p.active_days,
     from known as k
+    join customer_keys as ids on ids.customer_key = k.customer_key
     cross join params as p
-    left join cohort_membership as c on c.customer_id = k.customer_id
+    left join cohort_membership as c on c.customer_key = k.customer_key
 ),
 
 final as (

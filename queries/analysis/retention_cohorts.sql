@@ -31,7 +31,7 @@ activity as (
         sum(case when cp.has_purchase then 1 else 0 end) as active,
         sum(cp.net_revenue) as net_revenue,
     from customer_periods as cp
-    join cohorts as c on c.customer_id = cp.customer_id
+    join cohorts as c on c.customer_key = cp.customer_key
     group by c.cohort_index, cp.period_index
 ),
 
@@ -39,7 +39,7 @@ still_buying as (
     select
         cl.cohort_index,
         cl.period_index,
-        count(c.customer_id) as active_on_or_after,
+        count(c.customer_key) as active_on_or_after,
     from cells as cl
     left join cohorts as c
         on c.cohort_index = cl.cohort_index

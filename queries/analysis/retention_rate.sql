@@ -16,7 +16,7 @@ retained as (
     select cur.period_index, count(*) as customers
     from active as cur
     join active as prev
-        on prev.customer_id = cur.customer_id
+        on prev.customer_key = cur.customer_key
         and prev.period_index = cur.period_index - 1
     group by cur.period_index
 ),

@@ -4,11 +4,11 @@ with
 
 params as (select * from params),
 
-purchase_periods as (select customer_id, period_index from customer_periods where has_purchase),
+purchase_periods as (select customer_key, period_index from customer_periods where has_purchase),
 
 final as (
     select distinct
-        pp.customer_id,
+        pp.customer_key,
         per.period_index,
     from purchase_periods as pp
     cross join params as p

@@ -6,22 +6,24 @@ with
 membership as (select * from cohort_membership),
 
 orders as (
-    select customer_id, count(distinct order_key) as purchase_orders
+    select customer_key, count(distinct order_key) as purchase_orders
     from stg_transactions
     where is_purchase
-    group by customer_id
+    group by customer_key
 ),
 
 final as (
     select
-        m.customer_id,
+        k.customer_id,
+        m.customer_key,
         m.first_purchase_date,
         m.last_purchase_date,
         m.cohort_index,
         m.last_purchase_index,
         o.purchase_orders,
     from membership as m
-    join orders as o on o.customer_id = m.customer_id
+    join orders as o on o.customer_key = m.customer_key
+    join customer_keys as k on k.customer_key = m.customer_key
 )
 
 select * from final

@@ -6,14 +6,14 @@ with
 
 final as (
     select
-        customer_id,
+        customer_key,
         period_index,
         bool_or(is_purchase) as has_purchase,
         sum(amount) as net_revenue,
         min(case when is_purchase then local_date end) as first_purchase_date,
         max(case when is_purchase then local_date end) as last_purchase_date,
     from stg_transactions
-    group by customer_id, period_index
+    group by customer_key, period_index
 )
 
 select * from final

@@ -50,12 +50,13 @@ last_period as (
 
 active_flags as (
     select
-        a.customer_id,
+        k.customer_id,
         bool_or(a.period_index = lp.period_index - 1) as active_previous,
         bool_or(a.period_index = lp.period_index) as active_last,
     from customer_active_periods as a
+    join customer_keys as k on k.customer_key = a.customer_key
     cross join last_period as lp
-    group by a.customer_id
+    group by k.customer_id
 ),
 
 ages as (

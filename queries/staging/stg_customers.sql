@@ -7,6 +7,7 @@ customers as (select * from customers),
 final as (
     select
         c.customer_id,
+        c.customer_key,
         c.signup_date,
         c.country,
         c.region,

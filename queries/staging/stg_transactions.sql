@@ -1,5 +1,7 @@
 -- Grain: one row per transaction strictly before as_of (METRICS.md "Time and money").
--- Rename and cast only: local time in the report's zone, purchase/refund flags, the order key.
+-- Rename and cast only: local time in the report's zone, purchase/refund flags. customer_key and
+-- order_key are the integer surrogate keys assigned at ingest (src/ingest/keys.rs): the views
+-- group and join on them and look customer_id up only for the rows they return.
 -- Every transaction passes through here: parameters are the param_*() constants, not a join
 -- with the params table, so the planner filters and computes against literals.
 with
@@ -10,6 +12,7 @@ final as (
     select
         t.transaction_id,
         t.customer_id,
+        t.customer_key,
         t.ts as ts_at,
         to_report_time(t.ts) as local_at,
         to_report_date(t.ts) as local_date,
@@ -17,8 +20,9 @@ final as (
         t.amount,
         t.amount > 0 as is_purchase,
         t.amount < 0 as is_refund,
-        -- An order is a distinct order_id, or the transaction itself where order_id is empty.
-        coalesce(nullif(t.order_id, ''), t.transaction_id) as order_key,
+        -- An order is a distinct order_id, or the transaction itself where order_id is empty:
+        -- order_key is a hash of the one or the other, distinct within a customer.
+        t.order_key,
         t.currency,
         t.quantity,
         t.product_id,

@@ -21,6 +21,7 @@ use polars::prelude::*;
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
 
+use super::keys::{CustomerKeys, add_keys};
 use super::schema::{self, ColumnSpec, Kind, TimeFormats, Value};
 use crate::config::Table;
 use crate::error::{Error, Result};
@@ -540,14 +541,14 @@ enum Output {
 }
 
 /// A thread that writes the row groups it is sent into one Parquet file.
-struct RowGroupWriter {
+pub struct RowGroupWriter {
     path: PathBuf,
     groups: crossbeam_channel::Sender<DataFrame>,
     thread: std::thread::JoinHandle<Result<()>>,
 }
 
 impl RowGroupWriter {
-    fn start(path: PathBuf) -> RowGroupWriter {
+    pub fn start(path: PathBuf) -> RowGroupWriter {
         // One row group waiting while one is written: memory stays at about two row groups.
         let (groups, rx) = crossbeam_channel::bounded::<DataFrame>(1);
         let file = path.clone();
@@ -580,7 +581,7 @@ impl RowGroupWriter {
     }
 
     /// Sends a row group; a writer that stopped gives its error.
-    fn send(self, group: DataFrame) -> Result<RowGroupWriter> {
+    pub fn send(self, group: DataFrame) -> Result<RowGroupWriter> {
         match self.groups.send(group) {
             Ok(()) => Ok(self),
             Err(_) => {
@@ -592,7 +593,7 @@ impl RowGroupWriter {
         }
     }
 
-    fn finish(self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
         drop(self.groups);
         let path = self.path;
         self.thread
@@ -607,6 +608,7 @@ pub struct Merger<'a> {
     source_file: String,
     load_version: u64,
     known: &'a mut KnownIds,
+    keys: &'a mut CustomerKeys,
     /// Derived ids: content key -> identical records seen in earlier batches.
     occurrences: FxHashMap<[u8; 16], u32>,
     /// Customers: id -> (frame, row) of the copy loaded from this export.
@@ -633,6 +635,7 @@ impl<'a> Merger<'a> {
         source_file: String,
         load_version: u64,
         known: &'a mut KnownIds,
+        keys: &'a mut CustomerKeys,
         path: PathBuf,
     ) -> Merger<'a> {
         let out = if table == Table::Customers {
@@ -653,6 +656,7 @@ impl<'a> Merger<'a> {
             source_file,
             load_version,
             known,
+            keys,
             occurrences: FxHashMap::default(),
             loaded_at: FxHashMap::default(),
             stats: FileStats {
@@ -834,15 +838,18 @@ impl<'a> Merger<'a> {
                 frames,
                 keep: masks,
             } => {
+                let mut df = df;
+                add_keys(self.table, &mut df, self.keys)?;
                 frames.push(df);
                 masks.push(keep);
             }
             Output::Stream { .. } => {
-                let df = if keep.iter().all(|k| *k) {
+                let mut df = if keep.iter().all(|k| *k) {
                     df
                 } else {
                     df.filter(&BooleanChunked::from_slice("keep".into(), &keep))?
                 };
+                add_keys(self.table, &mut df, self.keys)?;
                 self.write(df, false)?;
             }
         }

@@ -1,6 +1,7 @@
 //! Ingest: exports -> validated canonical rows -> Parquet files in the warehouse, swapped in
 //! atomically (DATA-CONTRACT.md). polars builds the frames and writes the files.
 
+pub mod keys;
 pub mod load;
 pub mod schema;
 pub mod source;
@@ -14,6 +15,7 @@ use polars::prelude::*;
 use crate::config::{Config, SourceConfig, Table};
 use crate::error::{Error, Result};
 use crate::warehouse::{self, FileStats, LoadEntry, Manifest, TableEntry, Warehouse};
+use keys::CustomerKeys;
 use load::{IdKey, KnownIds, Merger, Pseudonymizer, Spec};
 use schema::TimeFormats;
 
@@ -44,6 +46,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
     let _lock = wh.lock()?;
     let removed_leftovers = wh.remove_unreferenced()?;
     let pseudonymizer = pseudonymizer(config)?;
+    let mut keys = upgrade(&mut wh)?;
 
     let version = wh.manifest.version + 1;
     let mut next = wh.manifest.clone();
@@ -110,7 +113,8 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
             };
             // Appended tables stream into their file as they are read (memory: a row group).
             let (rel, abs) = wh.new_file("data", table.name(), version, name);
-            let mut merger = Merger::new(table, display(&path), version, &mut known, abs);
+            let mut merger =
+                Merger::new(table, display(&path), version, &mut known, &mut keys, abs);
             source::read(&path, src, &spec, &mut merger)?;
             let merged = merger.finish()?;
             let mut stats = merged.stats;
@@ -176,6 +180,14 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
         }
     }
 
+    if keys.added() > 0 {
+        let mut df = keys.added_frame(version)?;
+        let (rel, abs) = wh.new_file("data", keys::TABLE, version, "keys");
+        write_parquet(&abs, &mut df)?;
+        add_file(&mut next, keys::TABLE, rel, df.height());
+        changed = true;
+    }
+
     report.changed = changed;
     if !changed {
         report.version = wh.manifest.version;
@@ -187,7 +199,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
             "load interrupted before the manifest swap (fault injected by test)",
         ));
     }
-    next.format = 1;
+    next.format = warehouse::FORMAT;
     next.version = version;
     next.updated_at = warehouse::now_rfc3339();
     next.loads.push(LoadEntry {
@@ -203,6 +215,73 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
     wh.commit(next)?;
     report.version = version;
     Ok(report)
+}
+
+/// Brings a warehouse written before surrogate keys (format 1) up to date, as a version of its
+/// own: every customer, transaction and interaction file is rewritten with its keys, in load
+/// order, and the dictionary stored. Returns the warehouse's customer-key dictionary.
+fn upgrade(wh: &mut Warehouse) -> Result<CustomerKeys> {
+    let tables = [Table::Customers, Table::Transactions, Table::Interactions];
+    let has_rows = tables.iter().any(|t| !wh.table_files(t.name()).is_empty());
+    if wh.manifest.format >= warehouse::FORMAT || !has_rows {
+        return read_customer_keys(wh);
+    }
+    let version = wh.manifest.version + 1;
+    let mut keys = CustomerKeys::from_pairs(std::iter::empty());
+    let mut next = wh.manifest.clone();
+    for table in tables {
+        let Some(entry) = next.tables.get_mut(table.name()) else {
+            continue;
+        };
+        for (i, rel) in entry.files.iter_mut().enumerate() {
+            let old = wh.dir.join(&*rel);
+            let (new_rel, abs) = wh.new_file("data", table.name(), version, &format!("keyed-{i}"));
+            // A row group at a time: a file of a 100M-line load is never held whole.
+            let open = || File::open(&old).map_err(|e| Error::warehouse(&old, e));
+            let rows = ParquetReader::new(open()?)
+                .num_rows()
+                .map_err(|e| Error::warehouse(&old, e))?;
+            let mut writer = load::RowGroupWriter::start(abs);
+            for offset in (0..rows.max(1)).step_by(ROW_GROUP_ROWS) {
+                let mut df = ParquetReader::new(open()?)
+                    .with_slice(Some((offset, ROW_GROUP_ROWS)))
+                    .finish()
+                    .map_err(|e| Error::warehouse(&old, e))?;
+                keys::add_keys(table, &mut df, &mut keys)
+                    .map_err(|e| Error::warehouse(&old, e))?;
+                writer = writer.send(df)?;
+            }
+            writer.finish()?;
+            *rel = new_rel;
+        }
+    }
+    let mut df = keys.added_frame(version)?;
+    let (rel, abs) = wh.new_file("data", keys::TABLE, version, "keys");
+    write_parquet(&abs, &mut df)?;
+    add_file(&mut next, keys::TABLE, rel, df.height());
+    next.format = warehouse::FORMAT;
+    next.version = version;
+    next.updated_at = warehouse::now_rfc3339();
+    wh.commit(next)?;
+    read_customer_keys(wh)
+}
+
+/// The customer-key dictionary stored in the warehouse.
+fn read_customer_keys(wh: &Warehouse) -> Result<CustomerKeys> {
+    let mut frames = Vec::new();
+    for path in wh.table_files(keys::TABLE) {
+        frames.push(read_columns(&path, &["customer_id", "customer_key"])?);
+    }
+    let mut pairs = Vec::new();
+    for df in &frames {
+        let keys = df.column("customer_key")?.i64()?;
+        for (id, k) in df.column("customer_id")?.str()?.iter().zip(keys.iter()) {
+            if let (Some(id), Some(k)) = (id, k) {
+                pairs.push((id, k));
+            }
+        }
+    }
+    Ok(CustomerKeys::from_pairs(pairs.into_iter()))
 }
 
 fn display(p: &Path) -> String {

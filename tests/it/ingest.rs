@@ -162,16 +162,17 @@ fn an_interrupted_load_leaves_the_previous_warehouse_whole_and_the_next_run_clea
         .unwrap();
     assert!(!out.status.success(), "{}", describe(&["ingest"], &out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
-    // The new file was written, but the manifest still names the old ones only.
+    // The new files were written (the transactions and the new customer's key), but the
+    // manifest still names the old ones only.
     let parquet_files = walk(&wh.join("data"));
-    assert_eq!(parquet_files.len(), 2, "{parquet_files:?}");
+    assert_eq!(parquet_files.len(), 4, "{parquet_files:?}");
     assert_eq!(manifest(&wh), before);
     let rows = sb.csv(&cfg, "select count(*), sum(amount) from transactions", &[]);
     assert_eq!(rows[1], ["2", "30.0"]);
 
     let out = sb.ok(&["ingest"]);
     assert!(
-        out.contains("removed 1 files left by an interrupted load"),
+        out.contains("removed 2 files left by an interrupted load"),
         "{out}"
     );
     assert!(
@@ -180,6 +181,8 @@ fn an_interrupted_load_leaves_the_previous_warehouse_whole_and_the_next_run_clea
     );
     let rows = sb.csv(&cfg, "select count(*), sum(amount) from transactions", &[]);
     assert_eq!(rows[1], ["3", "60.0"]);
+    let keys = sb.csv(&cfg, "select customer_id, customer_key from customer_keys order by 2", &[]);
+    assert_eq!(keys[1..], [["c1", "1"], ["c2", "2"], ["c3", "3"]]);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

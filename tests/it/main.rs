@@ -9,6 +9,7 @@ mod edges;
 mod forecast;
 mod ingest;
 mod invariants;
+mod keys;
 mod report;
 mod retention;
 mod rfm;

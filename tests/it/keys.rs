@@ -1,0 +1,184 @@
+//! The surrogate keys ingest assigns (src/ingest/keys.rs): one dense key per customer id, the
+//! same in every table and load, and the upgrade of a warehouse written before them.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// Every table's customer_key names its own customer_id in the dictionary, which holds each
+/// id once under keys 1..n.
+fn assert_keys_consistent(sb: &Sandbox, cfg: &Path) {
+    let dict = sb.csv(
+        cfg,
+        "select count(*), count(distinct customer_id), count(distinct customer_key), \
+         min(customer_key), max(customer_key) from customer_keys",
+        &[],
+    );
+    let n = dict[1][0].as_str();
+    assert_ne!(n, "0");
+    assert_eq!(dict[1], [n, n, n, "1", n], "{dict:?}");
+    for table in ["customers", "transactions", "interactions"] {
+        let rows = sb.csv(
+            cfg,
+            &format!(
+                "select count(*), count(k.customer_id), \
+                 sum(case when k.customer_id = t.customer_id then 1 else 0 end) \
+                 from {table} as t left join customer_keys as k on k.customer_key = t.customer_key"
+            ),
+            &[],
+        );
+        let all = rows[1][0].as_str();
+        assert_ne!(all, "0", "{table}");
+        assert_eq!(rows[1], [all, all, all], "{table}: {rows:?}");
+    }
+}
+
+#[test]
+fn every_table_carries_the_dictionary_key_of_its_customer() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    sb.ok(&["ingest", "--config", cfg.to_str().unwrap()]);
+    assert_keys_consistent(&sb, &cfg);
+}
+
+#[test]
+fn a_later_load_keeps_the_keys_and_numbers_new_customers_on() {
+    let sb = Sandbox::new();
+    let cfg = sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[sources.customers]\npath = \"c.csv\"\n\
+         [sources.transactions]\npath = \"t.csv\"\n",
+    );
+    sb.write("c.csv", "customer_id,country\nc2,DE\nc1,FR\n");
+    sb.write(
+        "t.csv",
+        "transaction_id,customer_id,ts,amount,order_id\n\
+         t1,c1,2024-01-01,10,o1\nt2,c3,2024-01-02,20,\nt3,c1,2024-01-02,5,o1\n",
+    );
+    sb.ok(&["ingest"]);
+    // Customers are loaded first: c2 and c1 in export order, then c3 from the transactions.
+    let keys = sb.csv(&cfg, "select customer_id, customer_key from customer_keys order by 2", &[]);
+    assert_eq!(keys[1..], [["c2", "1"], ["c1", "2"], ["c3", "3"]]);
+    // Two lines of order o1 share an order key; a line without an order id is its own order.
+    let orders = sb.csv(
+        &cfg,
+        "select count(distinct order_key) from transactions where customer_id = 'c1'",
+        &[],
+    );
+    assert_eq!(orders[1], ["1"]);
+
+    sb.write("c.csv", "customer_id,country\nc2,DE\nc1,FR\nc4,ES\n");
+    sb.write(
+        "t.csv",
+        "transaction_id,customer_id,ts,amount,order_id\n\
+         t1,c1,2024-01-01,10,o1\nt2,c3,2024-01-02,20,\nt3,c1,2024-01-02,5,o1\n\
+         t4,c5,2024-02-01,7,o9\nt5,c3,2024-02-02,8,o9\n",
+    );
+    sb.ok(&["ingest"]);
+    let keys = sb.csv(&cfg, "select customer_id, customer_key from customer_keys order by 2", &[]);
+    assert_eq!(
+        keys[1..],
+        [["c2", "1"], ["c1", "2"], ["c3", "3"], ["c4", "4"], ["c5", "5"]]
+    );
+    assert_keys_consistent_without_interactions(&sb, &cfg);
+    // One order id used by two customers is two orders.
+    let rfm = sb.csv(&cfg, "select customer_id, frequency from rfm order by 1", &[]);
+    assert_eq!(rfm[1..], [["c1", "1"], ["c3", "2"], ["c5", "1"]]);
+}
+
+fn assert_keys_consistent_without_interactions(sb: &Sandbox, cfg: &Path) {
+    for table in ["customers", "transactions"] {
+        let rows = sb.csv(
+            cfg,
+            &format!(
+                "select count(*), sum(case when k.customer_id = t.customer_id then 1 else 0 end) \
+                 from {table} as t join customer_keys as k on k.customer_key = t.customer_key"
+            ),
+            &[],
+        );
+        assert_eq!(rows[1][0], rows[1][1], "{table}: {rows:?}");
+    }
+}
+
+/// Rewrites a warehouse as the build before surrogate keys left it: no key columns, no
+/// dictionary, format 1.
+fn strip_keys(wh: &Path) {
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let mut m = manifest(wh);
+    for rel in m["tables"]["customer_keys"]["files"].as_array().unwrap() {
+        std::fs::remove_file(wh.join(rel.as_str().unwrap())).unwrap();
+    }
+    m["tables"].as_object_mut().unwrap().remove("customer_keys");
+    m["format"] = 1.into();
+    for table in ["customers", "transactions", "interactions"] {
+        for rel in m["tables"][table]["files"].as_array().unwrap() {
+            let path = wh.join(rel.as_str().unwrap());
+            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+            let batches: Vec<RecordBatch> = reader
+                .map(|b| {
+                    let b = b.unwrap();
+                    let keep: Vec<usize> = (0..b.num_columns())
+                        .filter(|i| {
+                            let name = b.schema().field(*i).name().clone();
+                            name != "customer_key" && name != "order_key"
+                        })
+                        .collect();
+                    b.project(&keep).unwrap()
+                })
+                .collect();
+            let mut w = ArrowWriter::try_new(
+                std::fs::File::create(&path).unwrap(),
+                batches[0].schema(),
+                None,
+            )
+            .unwrap();
+            for b in &batches {
+                w.write(b).unwrap();
+            }
+            w.close().unwrap();
+        }
+    }
+    std::fs::write(wh.join("manifest.json"), serde_json::to_string_pretty(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn a_warehouse_from_before_the_keys_is_refused_then_upgraded_by_ingest_with_the_same_answers() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    let cfg = cfg.to_str().unwrap();
+    sb.ok(&["ingest", "--config", cfg]);
+    let rfm = sb.ok(&["rfm", "--config", cfg, "--format", "csv"]);
+    let cohorts = sb.ok(&["retention", "--cohorts", "--config", cfg, "--format", "csv"]);
+    let lifecycle = sb.ok(&["query", "lifecycle", "--config", cfg, "--format", "csv"]);
+    let wh = sb.path("target/sample-warehouse");
+    let rows_before = manifest(&wh)["tables"]["transactions"]["rows"].clone();
+
+    strip_keys(&wh);
+    let err = sb.fails(&["rfm", "--config", cfg]);
+    assert!(err.contains("without customer keys") && err.contains("crm ingest"), "{err}");
+
+    sb.ok(&["ingest", "--config", cfg]);
+    let m = manifest(&wh);
+    assert_eq!(m["format"], 2);
+    assert_eq!(m["tables"]["transactions"]["rows"], rows_before);
+    assert_keys_consistent(&sb, Path::new(cfg));
+    assert_eq!(sb.ok(&["rfm", "--config", cfg, "--format", "csv"]), rfm);
+    assert_eq!(
+        sb.ok(&["retention", "--cohorts", "--config", cfg, "--format", "csv"]),
+        cohorts
+    );
+    // The lifecycle view has no order: compare its rows as a set.
+    let sorted = |text: String| {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    let after = sb.ok(&["query", "lifecycle", "--config", cfg, "--format", "csv"]);
+    assert!(sorted(after) == sorted(lifecycle), "lifecycle differs after the upgrade");
+}
