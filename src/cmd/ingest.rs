@@ -84,6 +84,11 @@ pub fn summary(report: &IngestReport) -> String {
             report.removed_leftovers
         ));
     }
+    if let Some(v) = report.upgraded_at {
+        out.push_str(&format!(
+            "upgraded the warehouse (written by an earlier crm) with customer and order keys: version {v}\n"
+        ));
+    }
     if report.changed {
         out.push_str(&format!("warehouse version {}\n", report.version));
     } else {

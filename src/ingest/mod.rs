@@ -35,6 +35,8 @@ pub struct IngestReport {
     pub version: u64,
     pub changed: bool,
     pub removed_leftovers: usize,
+    /// The warehouse version that added surrogate keys to a warehouse an older crm wrote.
+    pub upgraded_at: Option<u64>,
 }
 
 pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
@@ -46,12 +48,15 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
     let _lock = wh.lock()?;
     let removed_leftovers = wh.remove_unreferenced()?;
     let pseudonymizer = pseudonymizer(config)?;
+    let before_upgrade = wh.manifest.version;
     let mut keys = upgrade(&mut wh)?;
+    let upgraded_at = (wh.manifest.version != before_upgrade).then_some(wh.manifest.version);
 
     let version = wh.manifest.version + 1;
     let mut next = wh.manifest.clone();
     let mut report = IngestReport {
         removed_leftovers,
+        upgraded_at,
         ..Default::default()
     };
     let mut changed = false;

@@ -163,7 +163,9 @@ fn a_warehouse_from_before_the_keys_is_refused_then_upgraded_by_ingest_with_the_
     let err = sb.fails(&["rfm", "--config", cfg]);
     assert!(err.contains("without customer keys") && err.contains("crm ingest"), "{err}");
 
-    sb.ok(&["ingest", "--config", cfg]);
+    let out = sb.ok(&["ingest", "--config", cfg]);
+    assert!(out.contains("upgraded the warehouse"), "{out}");
+    assert!(out.contains("nothing new"), "{out}");
     let m = manifest(&wh);
     assert_eq!(m["format"], 2);
     assert_eq!(m["tables"]["transactions"]["rows"], rows_before);
