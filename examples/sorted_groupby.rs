@@ -42,7 +42,9 @@ const QUERIES: [(&str, &str); 2] = [
 #[tokio::main]
 async fn main() -> datafusion::error::Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("usage: sorted_groupby FILE.parquet [QUERY...]");
+    let path = args
+        .next()
+        .expect("usage: sorted_groupby FILE.parquet [QUERY...]");
     let which: Vec<String> = args.collect();
     let partitions = std::env::var("TP")
         .ok()

@@ -107,8 +107,9 @@ pub fn order_key(order_id: Option<&str>, transaction_id: &str) -> i64 {
         Some(o) if !o.is_empty() => {
             xxhash_rust::xxh3::xxh3_64_with_seed(o.as_bytes(), ORDER_SEED) as i64
         }
-        _ => xxhash_rust::xxh3::xxh3_64_with_seed(transaction_id.as_bytes(), TRANSACTION_SEED)
-            as i64,
+        _ => {
+            xxhash_rust::xxh3::xxh3_64_with_seed(transaction_id.as_bytes(), TRANSACTION_SEED) as i64
+        }
     }
 }
 
@@ -146,7 +147,14 @@ mod tests {
         assert_eq!(k.added(), 2);
         let f = k.added_frame(7).unwrap();
         assert_eq!(f.height(), 2);
-        let ids: Vec<_> = f.column("customer_id").unwrap().str().unwrap().iter().flatten().collect();
+        let ids: Vec<_> = f
+            .column("customer_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(ids, ["c", "d"]);
         let mut empty = CustomerKeys::from_pairs(std::iter::empty());
         assert_eq!(empty.key("x"), 1);

@@ -252,8 +252,7 @@ fn upgrade(wh: &mut Warehouse) -> Result<CustomerKeys> {
                     .with_slice(Some((offset, ROW_GROUP_ROWS)))
                     .finish()
                     .map_err(|e| Error::warehouse(&old, e))?;
-                keys::add_keys(table, &mut df, &mut keys)
-                    .map_err(|e| Error::warehouse(&old, e))?;
+                keys::add_keys(table, &mut df, &mut keys).map_err(|e| Error::warehouse(&old, e))?;
                 writer = writer.send(df)?;
             }
             writer.finish()?;

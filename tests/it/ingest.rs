@@ -181,7 +181,11 @@ fn an_interrupted_load_leaves_the_previous_warehouse_whole_and_the_next_run_clea
     );
     let rows = sb.csv(&cfg, "select count(*), sum(amount) from transactions", &[]);
     assert_eq!(rows[1], ["3", "60.0"]);
-    let keys = sb.csv(&cfg, "select customer_id, customer_key from customer_keys order by 2", &[]);
+    let keys = sb.csv(
+        &cfg,
+        "select customer_id, customer_key from customer_keys order by 2",
+        &[],
+    );
     assert_eq!(keys[1..], [["c1", "1"], ["c2", "2"], ["c3", "3"]]);
 }
 
