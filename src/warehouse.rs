@@ -40,6 +40,9 @@ pub struct Manifest {
 pub struct TableEntry {
     pub files: Vec<String>,
     pub rows: u64,
+    /// Every file of the table is sorted by these columns (empty: no order promised).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sorted_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

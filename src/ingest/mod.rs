@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod load;
 pub mod schema;
+pub mod sort;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -116,10 +117,23 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 ),
                 pseudonymizer: pseudonymizer.as_ref(),
             };
-            // Appended tables stream into their file as they are read (memory: a row group).
+            // Appended tables stream into their file as they are read (memory: a row group);
+            // transactions into a first file that is then sorted (sort.rs).
             let (rel, abs) = wh.new_file("data", table.name(), version, name);
-            let mut merger =
-                Merger::new(table, display(&path), version, &mut known, &mut keys, abs);
+            let sorted = table == Table::Transactions;
+            let (_, streamed) = if sorted {
+                wh.new_file("data", table.name(), version, &format!("{name}-unsorted"))
+            } else {
+                (rel.clone(), abs.clone())
+            };
+            let mut merger = Merger::new(
+                table,
+                display(&path),
+                version,
+                &mut known,
+                &mut keys,
+                streamed.clone(),
+            );
             source::read(&path, src, &spec, &mut merger)?;
             let merged = merger.finish()?;
             let mut stats = merged.stats;
@@ -147,7 +161,25 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 changed = true;
             }
             if merged.written > 0 {
+                if sorted {
+                    let bucket = |i: usize| {
+                        wh.new_file("data", table.name(), version, &format!("{name}-bucket-{i}"))
+                            .1
+                    };
+                    sort::sort_file(
+                        &streamed,
+                        abs,
+                        ROW_GROUP_ROWS,
+                        sort::BUCKET_ROWS,
+                        &bucket,
+                    )?;
+                    std::fs::remove_file(&streamed).map_err(|e| Error::io(&streamed, e))?;
+                }
                 add_file(&mut next, table.name(), rel, merged.written);
+                let entry = next.tables.get_mut(table.name()).expect("just added");
+                if sorted && (entry.files.len() == 1 || !entry.sorted_by.is_empty()) {
+                    entry.sorted_by = sort::SORT_KEYS.iter().map(|k| k.to_string()).collect();
+                }
                 changed = true;
             }
             if let Some(df) = merged.frame {
@@ -180,6 +212,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 TableEntry {
                     files: vec![rel],
                     rows: merged.height() as u64,
+                    sorted_by: Vec::new(),
                 },
             );
         }
