@@ -56,6 +56,14 @@ async fn main() -> datafusion::error::Result<()> {
             "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
             "0.5",
         );
+    let mut config = config;
+    // EXTRA="key=value,key=value": further DataFusion settings to try.
+    if let Ok(extra) = std::env::var("EXTRA") {
+        for kv in extra.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').expect("key=value");
+            config = config.set_str(k, v);
+        }
+    }
     let ctx = SessionContext::new_with_config(config);
     let mut options = ParquetReadOptions::default();
     if std::env::var("SORTED").is_ok() {
@@ -65,6 +73,12 @@ async fn main() -> datafusion::error::Result<()> {
         ]]);
     }
     ctx.register_parquet("t", &path, options).await?;
+    if std::env::var("EXPLAIN").is_ok() {
+        for (name, sql) in QUERIES {
+            let plan = ctx.sql(&format!("explain {sql}")).await?.collect().await?;
+            println!("{name}\n{}", pretty_format_batches(&plan)?);
+        }
+    }
     for (name, sql) in QUERIES {
         if !which.is_empty() && !which.iter().any(|w| w == name) {
             continue;

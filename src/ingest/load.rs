@@ -529,6 +529,8 @@ enum Output {
     /// thread (encoding and compressing a row group overlaps with merging the next).
     Stream {
         path: PathBuf,
+        /// A file read once more and then removed (the load is sorted from it): fast LZ4.
+        scratch: bool,
         writer: Option<RowGroupWriter>,
         pending: Option<DataFrame>,
         rows: usize,
@@ -549,6 +551,15 @@ pub struct RowGroupWriter {
 
 impl RowGroupWriter {
     pub fn start(path: PathBuf) -> RowGroupWriter {
+        Self::start_with(path, ParquetCompression::Zstd(None))
+    }
+
+    /// A writer for a temporary file: LZ4, which costs a fraction of zstd to write and read.
+    pub fn start_scratch(path: PathBuf) -> RowGroupWriter {
+        Self::start_with(path, ParquetCompression::Lz4Raw)
+    }
+
+    fn start_with(path: PathBuf, compression: ParquetCompression) -> RowGroupWriter {
         // One row group waiting while one is written: memory stays at about two row groups.
         let (groups, rx) = crossbeam_channel::bounded::<DataFrame>(1);
         let file = path.clone();
@@ -561,6 +572,7 @@ impl RowGroupWriter {
                     Some(w) => w,
                     None => writer.insert(
                         super::parquet_writer(&path)?
+                            .with_compression(compression)
                             .batched(group.schema())
                             .map_err(|e| Error::warehouse(&path, e))?,
                     ),
@@ -646,6 +658,7 @@ impl<'a> Merger<'a> {
         } else {
             Output::Stream {
                 path,
+                scratch: false,
                 writer: None,
                 pending: None,
                 rows: 0,
@@ -856,6 +869,14 @@ impl<'a> Merger<'a> {
         Ok(())
     }
 
+    /// Streams into a temporary file (see `Output::Stream::scratch`).
+    pub fn scratch(mut self) -> Self {
+        if let Output::Stream { scratch, .. } = &mut self.out {
+            *scratch = true;
+        }
+        self
+    }
+
     /// Makes room in the id map for about `rows` more ids at once, instead of growing it (and
     /// copying it) step by step through a large export.
     pub fn expect_rows(&mut self, rows: usize) {
@@ -878,6 +899,7 @@ impl<'a> Merger<'a> {
     fn write(&mut self, df: DataFrame, last: bool) -> Result<()> {
         let Output::Stream {
             path,
+            scratch,
             writer,
             pending,
             rows,
@@ -908,6 +930,7 @@ impl<'a> Merger<'a> {
         }
         let w = match writer.take() {
             Some(w) => w,
+            None if *scratch => RowGroupWriter::start_scratch(path.clone()),
             None => RowGroupWriter::start(path.clone()),
         };
         *writer = Some(w.send(group)?);

@@ -134,6 +134,9 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 &mut keys,
                 streamed.clone(),
             );
+            if sorted {
+                merger = merger.scratch();
+            }
             source::read(&path, src, &spec, &mut merger)?;
             let merged = merger.finish()?;
             let mut stats = merged.stats;
@@ -166,13 +169,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                         wh.new_file("data", table.name(), version, &format!("{name}-bucket-{i}"))
                             .1
                     };
-                    sort::sort_file(
-                        &streamed,
-                        abs,
-                        ROW_GROUP_ROWS,
-                        sort::BUCKET_ROWS,
-                        &bucket,
-                    )?;
+                    sort::sort_file(&streamed, abs, ROW_GROUP_ROWS, sort::BUCKET_ROWS, &bucket)?;
                     std::fs::remove_file(&streamed).map_err(|e| Error::io(&streamed, e))?;
                 }
                 add_file(&mut next, table.name(), rel, merged.written);

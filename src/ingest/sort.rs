@@ -50,7 +50,13 @@ pub fn sort_file(
     let mut counts: Vec<u64> = Vec::new();
     for offset in (0..rows).step_by(SLICE_ROWS) {
         let df = slice(offset, Some(vec![SORT_KEYS[0].to_string()]))?;
-        for k in df.column(SORT_KEYS[0]).map_err(err)?.i64().map_err(err)?.iter() {
+        for k in df
+            .column(SORT_KEYS[0])
+            .map_err(err)?
+            .i64()
+            .map_err(err)?
+            .iter()
+        {
             let k = k.unwrap_or(0).max(0) as usize;
             if k >= counts.len() {
                 counts.resize((k + 1).max(counts.len() * 2), 0);
@@ -163,7 +169,9 @@ mod tests {
     }
 
     fn read(path: &Path) -> DataFrame {
-        ParquetReader::new(File::open(path).unwrap()).finish().unwrap()
+        ParquetReader::new(File::open(path).unwrap())
+            .finish()
+            .unwrap()
     }
 
     /// Sorted in one piece or through many buckets, the file holds the same rows in key order,
@@ -173,7 +181,13 @@ mod tests {
         let n = 20_000usize;
         // Customer 7 alone has 3,000 rows: more than a bucket.
         let customer: Vec<i64> = (0..n)
-            .map(|i| if i % 5 == 0 && i < 15_000 { 7 } else { (i * 7919 % 311) as i64 + 1 })
+            .map(|i| {
+                if i % 5 == 0 && i < 15_000 {
+                    7
+                } else {
+                    (i * 7919 % 311) as i64 + 1
+                }
+            })
             .collect();
         let order: Vec<i64> = (0..n).map(|i| ((i * 104_729) % 13) as i64 - 6).collect();
         let seq: Vec<i64> = (0..n as i64).collect();
@@ -207,8 +221,16 @@ mod tests {
                 assert_eq!(customer[key.2 as usize], key.0);
                 assert_eq!(order[key.2 as usize], key.1);
                 if i > 0 {
-                    let prev = (c.get(i - 1).unwrap(), o.get(i - 1).unwrap(), q.get(i - 1).unwrap());
-                    assert!(prev < key, "rows {} and {i} out of order: {prev:?} {key:?}", i - 1);
+                    let prev = (
+                        c.get(i - 1).unwrap(),
+                        o.get(i - 1).unwrap(),
+                        q.get(i - 1).unwrap(),
+                    );
+                    assert!(
+                        prev < key,
+                        "rows {} and {i} out of order: {prev:?} {key:?}",
+                        i - 1
+                    );
                 }
             }
             assert!(seen.iter().all(|s| *s), "a row went missing");

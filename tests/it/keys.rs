@@ -97,6 +97,19 @@ fn a_later_load_keeps_the_keys_and_numbers_new_customers_on() {
         ]
     );
     assert_keys_consistent(&sb, &cfg, &["customers", "transactions"]);
+    // Each load's transactions file is sorted by customer, and the manifest says so.
+    let m = manifest(&sb.path("wh"));
+    assert_eq!(
+        m["tables"]["transactions"]["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        m["tables"]["transactions"]["sorted_by"],
+        serde_json::json!(["customer_key", "order_key"])
+    );
     // One order id used by two customers is two orders.
     let rfm = sb.csv(
         &cfg,
@@ -200,4 +213,33 @@ fn a_warehouse_from_before_the_keys_is_refused_then_upgraded_by_ingest_with_the_
         sorted(after) == sorted(lifecycle),
         "lifecycle differs after the upgrade"
     );
+}
+
+/// The RFM inputs streamed over sorted files (one partition) and hashed over the same files
+/// without the promise of order give the same answer.
+#[test]
+fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    let cfg = cfg.to_str().unwrap();
+    sb.ok(&["ingest", "--config", cfg]);
+    let wh = sb.path("target/sample-warehouse");
+    let mut m = manifest(&wh);
+    assert_eq!(
+        m["tables"]["transactions"]["sorted_by"],
+        serde_json::json!(["customer_key", "order_key"])
+    );
+    let streamed = sb.ok(&["rfm", "--config", cfg, "--format", "csv"]);
+    m["tables"]["transactions"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sorted_by");
+    std::fs::write(
+        wh.join("manifest.json"),
+        serde_json::to_string_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let hashed = sb.ok(&["rfm", "--config", cfg, "--format", "csv"]);
+    assert!(streamed.lines().count() > 100);
+    assert!(streamed == hashed, "the two RFM answers differ");
 }
