@@ -243,3 +243,47 @@ fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
     assert!(streamed.lines().count() > 100);
     assert!(streamed == hashed, "the two RFM answers differ");
 }
+
+/// Two loads, each sorted, whose rows interleave by customer: the RFM inputs, computed as one
+/// stream, still give each customer one row with all its orders.
+#[test]
+fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
+    let sb = Sandbox::new();
+    let cfg = sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[sources.first]\ntable = \"transactions\"\npath = \"a.csv\"\n\
+         [sources.second]\ntable = \"transactions\"\npath = \"b.csv\"\n",
+    );
+    sb.write(
+        "a.csv",
+        "transaction_id,customer_id,ts,amount,order_id\n\
+         t1,c1,2024-01-01,10,o1\nt2,c2,2024-01-02,20,o2\nt3,c3,2024-01-03,30,o3\n",
+    );
+    sb.write(
+        "b.csv",
+        "transaction_id,customer_id,ts,amount,order_id\n\
+         t4,c3,2024-02-01,5,o4\nt5,c1,2024-02-02,7,o5\nt6,c1,2024-02-03,8,o6\n",
+    );
+    sb.ok(&["ingest"]);
+    let m = manifest(&sb.path("wh"));
+    assert_eq!(
+        m["tables"]["transactions"]["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let rfm = sb.csv(
+        &cfg,
+        "select customer_id, frequency, monetary from customer_rfm_inputs order by 1",
+        &[],
+    );
+    assert_eq!(
+        rfm[1..],
+        [
+            ["c1", "3", "25.0"],
+            ["c2", "1", "20.0"],
+            ["c3", "2", "35.0"]
+        ]
+    );
+}
