@@ -9,7 +9,9 @@
 //! among `orders_then_customers` (the shape of queries/marts/customer_rfm_inputs.sql) and
 //! `count_distinct` (one group-by with count(distinct order_key)); default both. The file needs
 //! the columns customer_key, order_key, amount and ts, as the warehouse's transaction files have.
-//! Not part of crm: it measures a Parquet layout the warehouse does not write yet.
+//! Not part of crm: the experiment that led to sorting each load (src/ingest/sort.rs) and to
+//! streaming the RFM inputs as one partition (src/engine.rs, STREAMED_MARTS). `EXTRA=k=v,...`
+//! sets further DataFusion options and `EXPLAIN=1` prints the plans.
 
 use std::time::Instant;
 
