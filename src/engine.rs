@@ -68,10 +68,7 @@ impl Engine {
     /// after the last transaction day (METRICS.md "Time and money").
     pub async fn open(config: &Config, as_of: Option<NaiveDate>) -> Result<Engine> {
         let warehouse = Warehouse::open_existing(&config.warehouse_dir())?;
-        let unkeyed = ["customers", "transactions", "interactions"]
-            .iter()
-            .any(|t| !warehouse.table_files(t).is_empty());
-        if warehouse.manifest.format < crate::warehouse::FORMAT && unkeyed {
+        if crate::ingest::keys::lacks_keys(&warehouse) {
             return Err(Error::warehouse(
                 &warehouse.dir,
                 "written by an earlier crm, without customer keys: `crm ingest` upgrades it (once, keeping every row)",

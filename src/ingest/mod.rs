@@ -256,15 +256,13 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
 /// own: every customer, transaction and interaction file is rewritten with its keys, in load
 /// order, and the dictionary stored. Returns the warehouse's customer-key dictionary.
 fn upgrade(wh: &mut Warehouse) -> Result<CustomerKeys> {
-    let tables = [Table::Customers, Table::Transactions, Table::Interactions];
-    let has_rows = tables.iter().any(|t| !wh.table_files(t.name()).is_empty());
-    if wh.manifest.format >= warehouse::FORMAT || !has_rows {
+    if !keys::lacks_keys(wh) {
         return read_customer_keys(wh);
     }
     let version = wh.manifest.version + 1;
     let mut keys = CustomerKeys::from_pairs(std::iter::empty());
     let mut next = wh.manifest.clone();
-    for table in tables {
+    for table in keys::KEYED {
         let Some(entry) = next.tables.get_mut(table.name()) else {
             continue;
         };
@@ -272,20 +270,13 @@ fn upgrade(wh: &mut Warehouse) -> Result<CustomerKeys> {
             let old = wh.dir.join(&*rel);
             let (new_rel, abs) = wh.new_file("data", table.name(), version, &format!("keyed-{i}"));
             // A row group at a time: a file of a 100M-line load is never held whole.
-            let open = || File::open(&old).map_err(|e| Error::warehouse(&old, e));
-            let rows = ParquetReader::new(open()?)
-                .num_rows()
-                .map_err(|e| Error::warehouse(&old, e))?;
-            let mut writer = load::RowGroupWriter::start(abs);
-            for offset in (0..rows.max(1)).step_by(ROW_GROUP_ROWS) {
-                let mut df = ParquetReader::new(open()?)
-                    .with_slice(Some((offset, ROW_GROUP_ROWS)))
-                    .finish()
-                    .map_err(|e| Error::warehouse(&old, e))?;
+            let mut writer = Some(load::RowGroupWriter::start(abs));
+            read_slices(&old, None, ROW_GROUP_ROWS, |mut df| {
                 keys::add_keys(table, &mut df, &mut keys).map_err(|e| Error::warehouse(&old, e))?;
-                writer = writer.send(df)?;
-            }
-            writer.finish()?;
+                writer = Some(writer.take().expect("writer").send(df)?);
+                Ok(())
+            })?;
+            writer.expect("writer").finish()?;
             *rel = new_rel;
         }
     }
@@ -394,6 +385,29 @@ fn read_known_hashes(wh: &Warehouse) -> Result<rustc_hash::FxHashSet<i64>> {
         known.extend(df.column("record_hash")?.i64()?.iter().flatten());
     }
     Ok(known)
+}
+
+/// Reads a warehouse file `rows` rows at a time (all columns, or `columns`), so that a file of
+/// any size is never held whole; `f` gets at least one frame, empty for an empty file.
+fn read_slices(
+    path: &Path,
+    columns: Option<&[&str]>,
+    rows: usize,
+    mut f: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<()> {
+    let open = || File::open(path).map_err(|e| Error::warehouse(path, e));
+    let total = ParquetReader::new(open()?)
+        .num_rows()
+        .map_err(|e| Error::warehouse(path, e))?;
+    for offset in (0..total.max(1)).step_by(rows) {
+        let df = ParquetReader::new(open()?)
+            .with_columns(columns.map(|c| c.iter().map(|c| c.to_string()).collect()))
+            .with_slice(Some((offset, rows)))
+            .finish()
+            .map_err(|e| Error::warehouse(path, e))?;
+        f(df)?;
+    }
+    Ok(())
 }
 
 fn read_columns(path: &Path, columns: &[&str]) -> Result<DataFrame> {

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::load::RowGroupWriter;
+use super::{parquet_writer, read_slices};
 use crate::error::{Error, Result};
 
 /// The order of every transactions file the load writes.
@@ -37,20 +38,10 @@ pub fn sort_file(
     tmp: &dyn Fn(usize) -> PathBuf,
 ) -> Result<()> {
     let err = |e: PolarsError| Error::warehouse(unsorted, e);
-    let open = || File::open(unsorted).map_err(|e| Error::warehouse(unsorted, e));
-    let rows = ParquetReader::new(open()?).num_rows().map_err(err)?;
-    let slice = |offset: usize, columns: Option<Vec<String>>| -> Result<DataFrame> {
-        ParquetReader::new(open()?)
-            .with_columns(columns)
-            .with_slice(Some((offset, SLICE_ROWS)))
-            .finish()
-            .map_err(err)
-    };
 
     // Rows per customer key.
     let mut counts: Vec<u64> = Vec::new();
-    for offset in (0..rows).step_by(SLICE_ROWS) {
-        let df = slice(offset, Some(vec![SORT_KEYS[0].to_string()]))?;
+    read_slices(unsorted, Some(&SORT_KEYS[..1]), SLICE_ROWS, |df| {
         for k in df
             .column(SORT_KEYS[0])
             .map_err(err)?
@@ -64,7 +55,8 @@ pub fn sort_file(
             }
             counts[k] += 1;
         }
-    }
+        Ok(())
+    })?;
     // Consecutive key ranges of at most bucket_rows rows (one customer may hold more).
     let mut bucket_of = vec![0u32; counts.len()];
     let mut bucket = 0u32;
@@ -82,15 +74,16 @@ pub fn sort_file(
 
     let mut out = RowGroupWriter::start(sorted);
     if buckets == 1 {
-        let df = ParquetReader::new(open()?).finish().map_err(err)?;
-        out = sorted_into(out, df, row_group_rows).map_err(err)??;
+        let df = ParquetReader::new(File::open(unsorted).map_err(|e| Error::io(unsorted, e))?)
+            .finish()
+            .map_err(err)?;
+        out = sorted_into(out, df, row_group_rows, unsorted)?;
     } else {
         // Split: each slice's rows go to their bucket's file, in file order.
         let paths: Vec<PathBuf> = (0..buckets).map(tmp).collect();
         let mut writers: Vec<Option<polars::io::parquet::write::BatchedWriter<File>>> =
             (0..buckets).map(|_| None).collect();
-        for offset in (0..rows).step_by(SLICE_ROWS) {
-            let df = slice(offset, None)?;
+        read_slices(unsorted, None, SLICE_ROWS, |df| {
             let keys = df.column(SORT_KEYS[0]).map_err(err)?.i64().map_err(err)?;
             let mut rows_of: Vec<Vec<IdxSize>> = vec![Vec::new(); buckets];
             for (row, k) in keys.iter().enumerate() {
@@ -102,25 +95,24 @@ pub fn sort_file(
                     continue;
                 }
                 let part = df.take(&IdxCa::from_vec("".into(), idx)).map_err(err)?;
+                let path = &paths[b];
                 let w = match &mut writers[b] {
                     Some(w) => w,
                     None => writers[b].insert(
-                        ParquetWriter::new(
-                            File::create(&paths[b]).map_err(|e| Error::io(&paths[b], e))?,
-                        )
-                        .with_compression(ParquetCompression::Lz4Raw)
-                        .with_statistics(StatisticsOptions::empty())
-                        .batched(part.schema())
-                        .map_err(|e| Error::warehouse(&paths[b], e))?,
+                        parquet_writer(path)?
+                            .with_compression(ParquetCompression::Lz4Raw)
+                            .batched(part.schema())
+                            .map_err(|e| Error::warehouse(path, e))?,
                     ),
                 };
                 w.write_batch(&part)
-                    .map_err(|e| Error::warehouse(&paths[b], e))?;
+                    .map_err(|e| Error::warehouse(path, e))?;
             }
-        }
+            Ok(())
+        })?;
         for w in writers.iter_mut() {
             if let Some(w) = w.take() {
-                w.finish().map_err(|e| Error::warehouse(unsorted, e))?;
+                w.finish().map_err(err)?;
             }
         }
         // Sort: a bucket at a time, in key order.
@@ -131,31 +123,31 @@ pub fn sort_file(
             let df = ParquetReader::new(File::open(path).map_err(|e| Error::io(path, e))?)
                 .finish()
                 .map_err(|e| Error::warehouse(path, e))?;
-            out = sorted_into(out, df, row_group_rows).map_err(err)??;
+            out = sorted_into(out, df, row_group_rows, path)?;
             std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
         }
     }
     out.finish()
 }
 
-/// Sorts `df` and sends it to `out` in row groups of `row_group_rows`.
+/// Sorts `df` (read from `source`) and sends it to `out` in row groups of `row_group_rows`.
 fn sorted_into(
     mut out: RowGroupWriter,
     df: DataFrame,
     row_group_rows: usize,
-) -> PolarsResult<Result<RowGroupWriter>> {
+    source: &Path,
+) -> Result<RowGroupWriter> {
     let options = SortMultipleOptions::default().with_maintain_order(true);
-    let df = df.sort(SORT_KEYS, options)?;
+    let df = df
+        .sort(SORT_KEYS, options)
+        .map_err(|e| Error::warehouse(source, e))?;
     let mut start = 0;
     while start < df.height() {
         let len = row_group_rows.min(df.height() - start);
-        out = match out.send(df.slice(start as i64, len)) {
-            Ok(w) => w,
-            Err(e) => return Ok(Err(e)),
-        };
+        out = out.send(df.slice(start as i64, len))?;
         start += len;
     }
-    Ok(Ok(out))
+    Ok(out)
 }
 
 #[cfg(test)]

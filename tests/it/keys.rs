@@ -35,6 +35,13 @@ fn assert_keys_consistent(sb: &Sandbox, cfg: &Path, tables: &[&str]) {
 
 const ALL_TABLES: [&str; 3] = ["customers", "transactions", "interactions"];
 
+fn transaction_files(manifest: &serde_json::Value) -> usize {
+    manifest["tables"]["transactions"]["files"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 #[test]
 fn every_table_carries_the_dictionary_key_of_its_customer() {
     let sb = Sandbox::new();
@@ -99,13 +106,7 @@ fn a_later_load_keeps_the_keys_and_numbers_new_customers_on() {
     assert_keys_consistent(&sb, &cfg, &["customers", "transactions"]);
     // Each load's transactions file is sorted by customer, and the manifest says so.
     let m = manifest(&sb.path("wh"));
-    assert_eq!(
-        m["tables"]["transactions"]["files"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(transaction_files(&m), 2);
     assert_eq!(
         m["tables"]["transactions"]["sorted_by"],
         serde_json::json!(["customer_key", "order_key"])
@@ -266,13 +267,7 @@ fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
     );
     sb.ok(&["ingest"]);
     let m = manifest(&sb.path("wh"));
-    assert_eq!(
-        m["tables"]["transactions"]["files"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(transaction_files(&m), 2);
     let rfm = sb.csv(
         &cfg,
         "select customer_id, frequency, monetary from customer_rfm_inputs order by 1",
