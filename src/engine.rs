@@ -88,8 +88,11 @@ impl Engine {
         let ctx = SessionContext::new_with_config_rt(session, runtime(config)?);
         crate::periods::register(&ctx);
         crate::periods::register_report_time(&ctx, timezone);
+        // At least two ranges: on one core they cost nothing more than one stream.
+        let cores = ctx.state().config().target_partitions();
+        let parts = CustomerParts::of(&warehouse, cores.max(2));
         for table in TABLES {
-            register_table(&ctx, &warehouse, table).await?;
+            register_table(&ctx, &warehouse, table, &parts).await?;
         }
         let as_of = match as_of {
             Some(d) => d,
@@ -106,7 +109,7 @@ impl Engine {
             .tables
             .get("transactions")
             .is_none_or(|t| t.sorted_by.is_empty());
-        register_views(&ctx, sorted).await?;
+        register_views(&ctx, sorted, parts.count()).await?;
         Ok(Engine {
             ctx,
             as_of,
@@ -264,7 +267,12 @@ fn register_param_functions(ctx: &SessionContext, params: &RecordBatch) -> Resul
     Ok(())
 }
 
-async fn register_table(ctx: &SessionContext, wh: &Warehouse, table: &str) -> Result<()> {
+async fn register_table(
+    ctx: &SessionContext,
+    wh: &Warehouse,
+    table: &str,
+    parts: &CustomerParts,
+) -> Result<()> {
     let schema = table_schema(table);
     let files = wh.table_files(table);
     let err = |e: datafusion::error::DataFusionError| {
@@ -302,6 +310,11 @@ async fn register_table(ctx: &SessionContext, wh: &Warehouse, table: &str) -> Re
             Arc::new(OrderedForOneStream {
                 plain,
                 ordered: listing(options.with_file_sort_order(vec![order]))?,
+                parts: if table == "transactions" {
+                    parts.clone()
+                } else {
+                    CustomerParts::default()
+                },
             })
         }
         _ => plain,
@@ -319,6 +332,151 @@ async fn register_table(ctx: &SessionContext, wh: &Warehouse, table: &str) -> Re
 struct OrderedForOneStream {
     plain: Arc<ListingTable>,
     ordered: Arc<ListingTable>,
+    /// The customer ranges a one-stream plan may be restricted to (a [`CustomerPart`] in its
+    /// session config).
+    parts: CustomerParts,
+}
+
+/// The customers one stream reads: part `index` of the table's [`CustomerParts`]. Set in the
+/// session config of each of the plans a streamed mart runs side by side (CachedView).
+#[derive(Debug, Clone, Copy)]
+struct CustomerPart {
+    index: usize,
+}
+
+/// The sorted transactions cut into ranges of customer keys of about equal rows, so that a
+/// per-customer aggregate runs as one ordered stream per range, the ranges side by side: every
+/// row of a customer is in one range, so the results of the ranges are simply put together.
+/// From the first and last key of each row group the load recorded (`row_group_keys` in the
+/// manifest); a table without them for every file is one range.
+#[derive(Debug, Clone, Default)]
+struct CustomerParts {
+    /// Range i is the keys `cuts[i - 1] <= key < cuts[i]`, unbounded at both ends.
+    cuts: Vec<i64>,
+    /// Per file (its path relative to the warehouse): the key range of each row group.
+    row_groups: Vec<(String, Vec<(i64, i64)>)>,
+}
+
+impl CustomerParts {
+    fn of(wh: &Warehouse, wanted: usize) -> CustomerParts {
+        let Some(entry) = wh.manifest.tables.get("transactions") else {
+            return CustomerParts::default();
+        };
+        if entry.sorted_by.is_empty()
+            || wanted < 2
+            || !entry.files.iter().all(|f| entry.row_group_keys.contains_key(f))
+        {
+            return CustomerParts::default();
+        }
+        let row_groups: Vec<(String, Vec<(i64, i64)>)> = entry
+            .files
+            .iter()
+            .map(|f| (f.clone(), entry.row_group_keys[f].clone()))
+            .collect();
+        // Each row group by its first key, weighed by one (row groups hold about equal rows);
+        // a cut at the first key of the row group where the count passes i/wanted of them.
+        let mut firsts: Vec<i64> = row_groups
+            .iter()
+            .flat_map(|(_, groups)| groups.iter().map(|g| g.0))
+            .collect();
+        firsts.sort_unstable();
+        let mut cuts: Vec<i64> = (1..wanted)
+            .map(|i| firsts[i * firsts.len() / wanted])
+            .filter(|&k| k > firsts[0])
+            .collect();
+        cuts.dedup();
+        CustomerParts { cuts, row_groups }
+    }
+
+    fn count(&self) -> usize {
+        self.cuts.len() + 1
+    }
+
+    /// The keys of part `i`: `lo <= key < hi`.
+    fn range(&self, i: usize) -> (i64, i64) {
+        let lo = if i == 0 { i64::MIN } else { self.cuts[i - 1] };
+        let hi = self.cuts.get(i).copied().unwrap_or(i64::MAX);
+        (lo, hi)
+    }
+
+    /// `plan` (a scan of every file, in key order within each) restricted to part `i`: each
+    /// file reads only its row groups that hold keys of the part, the files are merged in key
+    /// order, and rows of other parts in those row groups are filtered out.
+    fn restrict(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        i: usize,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
+        use datafusion::datasource::physical_plan::parquet::ParquetAccessPlan;
+        use datafusion::datasource::source::DataSourceExec;
+        use datafusion::logical_expr::Operator;
+        use datafusion::physical_expr::expressions::{binary, col, lit};
+        use datafusion::physical_plan::empty::EmptyExec;
+        use datafusion::physical_plan::filter::FilterExec;
+        use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
+
+        let internal = |what: &str| {
+            datafusion::error::DataFusionError::Execution(format!(
+                "customer range of the sorted transactions: {what}"
+            ))
+        };
+        let (lo, hi) = self.range(i);
+        let config = plan
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|e| e.data_source().downcast_ref::<FileScanConfig>())
+            .ok_or_else(|| internal("the scan is not a Parquet file scan"))?;
+        let mut groups = Vec::new();
+        let mut whole = true;
+        for file in config.file_groups.iter().flat_map(|g| g.iter()) {
+            let location = file.object_meta.location.as_ref();
+            let (_, keys) = self
+                .row_groups
+                .iter()
+                .find(|(rel, _)| location.ends_with(rel.as_str()))
+                .ok_or_else(|| internal(&format!("no row group keys for {location}")))?;
+            let mut access = ParquetAccessPlan::new_none(keys.len());
+            let mut any = false;
+            for (g, &(first, last)) in keys.iter().enumerate() {
+                if last >= lo && first < hi {
+                    access.scan(g);
+                    any = true;
+                    whole &= first >= lo && last < hi;
+                }
+            }
+            if any {
+                let file = file.clone().with_extension(access);
+                groups.push(FileGroup::new(vec![file]));
+            }
+        }
+        if groups.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(plan.schema())));
+        }
+        let mut config = config.clone();
+        let several = groups.len() > 1;
+        config.file_groups = groups;
+        config.preserve_order = true;
+        let mut exec: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+        // A file a partition: each in key order (over several files in one partition the
+        // scan promises none), merged into one stream in key order.
+        let ordering = exec
+            .properties()
+            .output_ordering()
+            .cloned()
+            .ok_or_else(|| internal("the files' order is not known to the scan"))?;
+        if several {
+            exec = Arc::new(SortPreservingMergeExec::new(ordering, exec));
+        }
+        if !whole {
+            let schema = exec.schema();
+            let key = col(super::ingest::sort::SORT_KEYS[0], &schema)?;
+            let from = binary(key.clone(), Operator::GtEq, lit(lo), &schema)?;
+            let to = binary(key, Operator::Lt, lit(hi), &schema)?;
+            let within = binary(from, Operator::And, to, &schema)?;
+            exec = Arc::new(FilterExec::try_new(within, exec)?);
+        }
+        Ok(exec)
+    }
 }
 
 #[async_trait::async_trait]
@@ -345,12 +503,14 @@ impl TableProvider for OrderedForOneStream {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        let table = if state.config().target_partitions() == 1 {
-            &self.ordered
-        } else {
-            &self.plain
-        };
-        table.scan(state, projection, filters, limit).await
+        if state.config().target_partitions() != 1 {
+            return self.plain.scan(state, projection, filters, limit).await;
+        }
+        let plan = self.ordered.scan(state, projection, filters, limit).await?;
+        match state.config().get_extension::<CustomerPart>() {
+            Some(part) if self.parts.count() > 1 => self.parts.restrict(plan, part.index),
+            _ => Ok(plan),
+        }
     }
 }
 
@@ -536,6 +696,8 @@ struct CachedView {
     rows: tokio::sync::OnceCell<Vec<Vec<RecordBatch>>>,
     /// Computed with one partition (see STREAMED_MARTS).
     one_stream: bool,
+    /// Streamed: the customer ranges computed side by side, each one stream.
+    parts: usize,
 }
 
 #[async_trait::async_trait]
@@ -563,8 +725,27 @@ impl TableProvider for CachedView {
                 {
                     let mut s = s.clone();
                     s.config_mut().options_mut().execution.target_partitions = 1;
-                    let plan = s.create_physical_plan(&self.plan).await?;
-                    return collect_partitioned(plan, s.task_ctx()).await;
+                    if self.parts < 2 {
+                        let plan = s.create_physical_plan(&self.plan).await?;
+                        return collect_partitioned(plan, s.task_ctx()).await;
+                    }
+                    // One task per customer range, so that the ranges run on every core.
+                    let mut tasks = Vec::new();
+                    for index in 0..self.parts {
+                        let mut s = s.clone();
+                        s.config_mut().set_extension(Arc::new(CustomerPart { index }));
+                        let plan = s.create_physical_plan(&self.plan).await?;
+                        let task = s.task_ctx();
+                        tasks.push(tokio::spawn(datafusion::physical_plan::collect(plan, task)));
+                    }
+                    let mut partitions = Vec::new();
+                    for task in tasks {
+                        let batches = task.await.map_err(|e| {
+                            datafusion::error::DataFusionError::External(Box::new(e))
+                        })??;
+                        partitions.push(batches);
+                    }
+                    return Ok(partitions);
                 }
                 let plan = state.create_physical_plan(&self.plan).await?;
                 collect_partitioned(plan, state.task_ctx()).await
@@ -582,6 +763,7 @@ async fn register_cached_view(
     name: &str,
     sql: &str,
     one_stream: bool,
+    parts: usize,
 ) -> datafusion::error::Result<()> {
     let plan = ctx.sql(sql).await?.into_unoptimized_plan();
     let schema = Arc::new(plan.schema().as_arrow().clone());
@@ -593,19 +775,21 @@ async fn register_cached_view(
             schema,
             rows: tokio::sync::OnceCell::new(),
             one_stream,
+            parts,
         }),
     )?;
     Ok(())
 }
 
 /// Marts that aggregate the transactions per customer: over transactions sorted by customer
-/// they are computed as one ordered stream, which DataFusion aggregates a customer at a time.
-/// (Split over partitions, the ordered rows are re-merged by hash: slower than one stream;
-/// BENCHMARKS.md.) customer_periods is not among them: its groups (customer and month) are few
-/// enough that hashing on both cores beats one stream (5.4 s against 8.8 s at 100M lines).
+/// they are computed as ordered streams, one per range of customers ([`CustomerParts`]), the
+/// ranges side by side, each aggregating a customer at a time. (Split over hash partitions,
+/// the ordered rows are re-merged by hash: slower than one stream; BENCHMARKS.md.)
+/// customer_periods is not among them: its groups (customer and month) are few enough that
+/// hashing on both cores does as well as two ordered streams (5.2 s either way at 100M lines).
 const STREAMED_MARTS: [&str; 1] = ["customer_rfm_inputs"];
 
-async fn register_views(ctx: &SessionContext, sorted: bool) -> Result<()> {
+async fn register_views(ctx: &SessionContext, sorted: bool, parts: usize) -> Result<()> {
     let mut pending: Vec<&(&str, &str, &str)> = QUERIES.iter().collect();
     while !pending.is_empty() {
         let mut failed = Vec::new();
@@ -614,7 +798,8 @@ async fn register_views(ctx: &SessionContext, sorted: bool) -> Result<()> {
             let (layer, name, sql) = **q;
             let sql = sql.trim().trim_end_matches(';');
             let registered = if layer == "marts" {
-                register_cached_view(ctx, name, sql, sorted && STREAMED_MARTS.contains(&name)).await
+                let streamed = sorted && STREAMED_MARTS.contains(&name);
+                register_cached_view(ctx, name, sql, streamed, parts).await
             } else {
                 ctx.sql(&format!("create view {name} as {sql}"))
                     .await

@@ -43,6 +43,11 @@ pub struct TableEntry {
     /// Every file of the table is sorted by these columns (empty: no order promised).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sorted_by: Vec<String>,
+    /// Sorted files (by their path in `files`): the first and last customer_key of each row
+    /// group, in file order. The engine cuts the table into customer ranges with them and
+    /// reads each range as a stream of its own (engine.rs, `CustomerParts`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub row_group_keys: BTreeMap<String, Vec<(i64, i64)>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -164,18 +164,28 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 changed = true;
             }
             if merged.written > 0 {
+                let mut row_group_keys = None;
                 if sorted {
                     let bucket = |i: usize| {
                         wh.new_file("data", table.name(), version, &format!("{name}-bucket-{i}"))
                             .1
                     };
-                    sort::sort_file(&streamed, abs, ROW_GROUP_ROWS, sort::BUCKET_ROWS, &bucket)?;
+                    row_group_keys = Some(sort::sort_file(
+                        &streamed,
+                        abs,
+                        ROW_GROUP_ROWS,
+                        sort::bucket_rows(),
+                        &bucket,
+                    )?);
                     std::fs::remove_file(&streamed).map_err(|e| Error::io(&streamed, e))?;
                 }
-                add_file(&mut next, table.name(), rel, merged.written);
+                add_file(&mut next, table.name(), rel.clone(), merged.written);
                 let entry = next.tables.get_mut(table.name()).expect("just added");
                 if sorted && (entry.files.len() == 1 || !entry.sorted_by.is_empty()) {
                     entry.sorted_by = sort::SORT_KEYS.iter().map(|k| k.to_string()).collect();
+                }
+                if let Some(keys) = row_group_keys {
+                    entry.row_group_keys.insert(rel, keys);
                 }
                 changed = true;
             }
@@ -210,6 +220,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                     files: vec![rel],
                     rows: merged.height() as u64,
                     sorted_by: Vec::new(),
+                    row_group_keys: Default::default(),
                 },
             );
         }

@@ -24,19 +24,36 @@ pub const SORT_KEYS: [&str; 2] = ["customer_key", "order_key"];
 /// 2M cost 0.4 GB more peak memory at 10M lines for no gain in time).
 pub const BUCKET_ROWS: usize = 1 << 20;
 
+/// Environment variable setting the bucket size instead, for the tests that prove a table cut
+/// into many row groups (one bucket or more each) gives the same answers as one.
+pub const BUCKET_ENV: &str = "CRM_SORT_BUCKET_ROWS";
+
+/// [`BUCKET_ROWS`], or the size [`BUCKET_ENV`] sets.
+pub fn bucket_rows() -> usize {
+    std::env::var(BUCKET_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(BUCKET_ROWS)
+}
+
 /// Rows read from the unsorted file at a time.
 const SLICE_ROWS: usize = 1 << 20;
 
 /// Writes the rows of `unsorted` to `sorted` in [`SORT_KEYS`] order, with row groups of
 /// `row_group_rows`; temporary files go to `tmp(i)` and are removed. A row of one customer
 /// keeps its place among that customer's rows of equal order key (a stable sort).
+///
+/// Returns the first and last customer key of each row group written. A bucket is written as
+/// row groups of its own, so that with `row_group_rows >= bucket_rows` a customer's rows share
+/// a row group unless the customer alone has more rows than a bucket.
 pub fn sort_file(
     unsorted: &Path,
     sorted: PathBuf,
     row_group_rows: usize,
     bucket_rows: usize,
     tmp: &dyn Fn(usize) -> PathBuf,
-) -> Result<()> {
+) -> Result<Vec<(i64, i64)>> {
     let err = |e: PolarsError| Error::warehouse(unsorted, e);
 
     // Rows per customer key.
@@ -73,11 +90,12 @@ pub fn sort_file(
     drop(counts);
 
     let mut out = RowGroupWriter::start(sorted);
+    let mut ranges = Vec::new();
     if buckets == 1 {
         let df = ParquetReader::new(File::open(unsorted).map_err(|e| Error::io(unsorted, e))?)
             .finish()
             .map_err(err)?;
-        out = sorted_into(out, df, row_group_rows, unsorted)?;
+        out = sorted_into(out, df, row_group_rows, unsorted, &mut ranges)?;
     } else {
         // Split: each slice's rows go to their bucket's file, in file order.
         let paths: Vec<PathBuf> = (0..buckets).map(tmp).collect();
@@ -123,19 +141,22 @@ pub fn sort_file(
             let df = ParquetReader::new(File::open(path).map_err(|e| Error::io(path, e))?)
                 .finish()
                 .map_err(|e| Error::warehouse(path, e))?;
-            out = sorted_into(out, df, row_group_rows, path)?;
+            out = sorted_into(out, df, row_group_rows, path, &mut ranges)?;
             std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
         }
     }
-    out.finish()
+    out.finish()?;
+    Ok(ranges)
 }
 
-/// Sorts `df` (read from `source`) and sends it to `out` in row groups of `row_group_rows`.
+/// Sorts `df` (read from `source`) and sends it to `out` in row groups of `row_group_rows`;
+/// adds each row group's first and last customer key to `ranges`.
 fn sorted_into(
     mut out: RowGroupWriter,
     df: DataFrame,
     row_group_rows: usize,
     source: &Path,
+    ranges: &mut Vec<(i64, i64)>,
 ) -> Result<RowGroupWriter> {
     let options = SortMultipleOptions::default().with_maintain_order(true);
     let df = df
@@ -144,7 +165,14 @@ fn sorted_into(
     let mut start = 0;
     while start < df.height() {
         let len = row_group_rows.min(df.height() - start);
-        out = out.send(df.slice(start as i64, len))?;
+        let group = df.slice(start as i64, len);
+        let keys = group
+            .column(SORT_KEYS[0])
+            .and_then(|c| c.i64().cloned())
+            .map_err(|e| Error::warehouse(source, e))?;
+        let key = |i: usize| keys.get(i).unwrap_or(0);
+        ranges.push((key(0), key(len - 1)));
+        out = out.send(group)?;
         start += len;
     }
     Ok(out)

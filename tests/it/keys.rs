@@ -216,8 +216,20 @@ fn a_warehouse_from_before_the_keys_is_refused_then_upgraded_by_ingest_with_the_
     );
 }
 
-/// The RFM inputs streamed over sorted files (one partition) and hashed over the same files
-/// without the promise of order give the same answer.
+/// Row groups of the one transactions file, by their recorded first and last customer key.
+fn row_group_keys(manifest: &serde_json::Value) -> Vec<(i64, i64)> {
+    let keys = manifest["tables"]["transactions"]["row_group_keys"]
+        .as_object()
+        .expect("row_group_keys recorded");
+    keys.values()
+        .flat_map(|groups| groups.as_array().unwrap())
+        .map(|g| (g[0].as_i64().unwrap(), g[1].as_i64().unwrap()))
+        .collect()
+}
+
+/// The RFM over sorted files, streamed as one range of customers (one row group), as several
+/// ranges side by side (a load sorted in small buckets: many row groups), and hashed over the
+/// same rows without the promise of order, gives the same answer.
 #[test]
 fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
     let sb = Sandbox::new();
@@ -230,7 +242,8 @@ fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
         m["tables"]["transactions"]["sorted_by"],
         serde_json::json!(["customer_key", "order_key"])
     );
-    let streamed = sb.ok(&["rfm", "--config", cfg, "--format", "csv"]);
+    assert_eq!(row_group_keys(&m).len(), 1);
+    let one_range = sb.ok(&["rfm", "--config", cfg, "--format", "csv"]);
     m["tables"]["transactions"]
         .as_object_mut()
         .unwrap()
@@ -241,8 +254,27 @@ fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
     )
     .unwrap();
     let hashed = sb.ok(&["rfm", "--config", cfg, "--format", "csv"]);
-    assert!(streamed.lines().count() > 100);
-    assert!(streamed == hashed, "the two RFM answers differ");
+    assert!(one_range.lines().count() > 100);
+    assert!(one_range == hashed, "streamed and hashed RFM differ");
+
+    // The same exports sorted in buckets of 500 rows: a row group per bucket, each holding
+    // whole customers, in key order.
+    let small = Sandbox::new();
+    let cfg = small.with_sample();
+    let cfg = cfg.to_str().unwrap();
+    let out = small
+        .cmd(&["ingest", "--config", cfg])
+        .env("CRM_SORT_BUCKET_ROWS", "500")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let groups = row_group_keys(&manifest(&small.path("target/sample-warehouse")));
+    assert!(groups.len() > 10, "{} row groups", groups.len());
+    for pair in groups.windows(2) {
+        assert!(pair[0].0 <= pair[0].1 && pair[0].1 < pair[1].0, "{pair:?}");
+    }
+    let ranges = small.ok(&["rfm", "--config", cfg, "--format", "csv"]);
+    assert!(ranges == hashed, "RFM over customer ranges differs");
 }
 
 /// Two loads, each sorted, whose rows interleave by customer: the RFM inputs, computed as one
@@ -263,11 +295,15 @@ fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
     sb.write(
         "b.csv",
         "transaction_id,customer_id,ts,amount,order_id\n\
-         t4,c3,2024-02-01,5,o4\nt5,c1,2024-02-02,7,o5\nt6,c1,2024-02-03,8,o6\n",
+         t4,c3,2024-02-01,5,o4\nt5,c1,2024-02-02,7,o5\nt6,c1,2024-02-03,8,o6\nt7,c2,2024-02-04,1,o7\n",
     );
-    sb.ok(&["ingest"]);
+    // Buckets of two rows: row groups (c1 c2) (c3) and (c1 c1) (c2 c3); a range of customers
+    // reads row groups of both files, merged, and some only in part.
+    let out = sb.cmd(&["ingest"]).env("CRM_SORT_BUCKET_ROWS", "2").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let m = manifest(&sb.path("wh"));
     assert_eq!(transaction_files(&m), 2);
+    assert!(row_group_keys(&m).len() >= 4);
     let rfm = sb.csv(
         &cfg,
         "select customer_id, frequency, monetary from customer_rfm_inputs order by 1",
@@ -277,7 +313,7 @@ fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
         rfm[1..],
         [
             ["c1", "3", "25.0"],
-            ["c2", "1", "20.0"],
+            ["c2", "2", "21.0"],
             ["c3", "2", "35.0"]
         ]
     );
