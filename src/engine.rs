@@ -96,7 +96,10 @@ impl Engine {
         }
         let as_of = match as_of {
             Some(d) => d,
-            None => default_as_of(&ctx, timezone).await?,
+            None => match as_of_from_manifest(&warehouse, timezone) {
+                Some(day) => day,
+                None => default_as_of(&ctx, timezone).await?,
+            },
         };
         let params = params_batch(config, as_of, timezone)?;
         register_param_functions(&ctx, &params)?;
@@ -512,6 +515,34 @@ impl TableProvider for OrderedForOneStream {
             _ => Ok(plan),
         }
     }
+}
+
+/// The default as_of (the day after the last transaction day in the report's zone) from the
+/// latest `ts` each transactions file recorded, without reading the files. None when a file
+/// has no record of it, or when the zone's offset changed in the two days before the latest
+/// instant: then an earlier instant could be later on the wall clock, and only a scan knows.
+/// (An instant more than two days earlier is earlier on any wall clock: offsets differ by
+/// at most 26 hours.)
+fn as_of_from_manifest(wh: &Warehouse, tz: Tz) -> Option<NaiveDate> {
+    use chrono::{Offset, TimeZone};
+    let entry = wh.manifest.tables.get("transactions")?;
+    if entry.files.is_empty() {
+        return None;
+    }
+    let latest = entry
+        .files
+        .iter()
+        .map(|f| entry.latest_ts.get(f).copied())
+        .collect::<Option<Vec<i64>>>()?
+        .into_iter()
+        .max()?;
+    let at = chrono::DateTime::from_timestamp_micros(latest)?;
+    let offset = |t: chrono::DateTime<chrono::Utc>| {
+        tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()
+    };
+    let here = offset(at);
+    let steady = (1..=48).all(|h| offset(at - Duration::hours(h)) == here);
+    steady.then(|| at.with_timezone(&tz).date_naive() + Duration::days(1))
 }
 
 async fn default_as_of(ctx: &SessionContext, tz: Tz) -> Result<NaiveDate> {

@@ -48,6 +48,10 @@ pub struct TableEntry {
     /// reads each range as a stream of its own (engine.rs, `CustomerParts`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub row_group_keys: BTreeMap<String, Vec<(i64, i64)>>,
+    /// Transactions files (by their path in `files`): the latest `ts` of each (micros since
+    /// the epoch, UTC), from which the default as_of is found without a scan.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latest_ts: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -164,13 +164,13 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 changed = true;
             }
             if merged.written > 0 {
-                let mut row_group_keys = None;
+                let mut facts = None;
                 if sorted {
                     let bucket = |i: usize| {
                         wh.new_file("data", table.name(), version, &format!("{name}-bucket-{i}"))
                             .1
                     };
-                    row_group_keys = Some(sort::sort_file(
+                    facts = Some(sort::sort_file(
                         &streamed,
                         abs,
                         ROW_GROUP_ROWS,
@@ -184,8 +184,11 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 if sorted && (entry.files.len() == 1 || !entry.sorted_by.is_empty()) {
                     entry.sorted_by = sort::SORT_KEYS.iter().map(|k| k.to_string()).collect();
                 }
-                if let Some(keys) = row_group_keys {
-                    entry.row_group_keys.insert(rel, keys);
+                if let Some(facts) = facts {
+                    if let Some(ts) = facts.latest_ts {
+                        entry.latest_ts.insert(rel.clone(), ts);
+                    }
+                    entry.row_group_keys.insert(rel, facts.row_group_keys);
                 }
                 changed = true;
             }
@@ -221,6 +224,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                     rows: merged.height() as u64,
                     sorted_by: Vec::new(),
                     row_group_keys: Default::default(),
+                    latest_ts: Default::default(),
                 },
             );
         }

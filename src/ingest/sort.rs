@@ -44,16 +44,15 @@ const SLICE_ROWS: usize = 1 << 20;
 /// `row_group_rows`; temporary files go to `tmp(i)` and are removed. A row of one customer
 /// keeps its place among that customer's rows of equal order key (a stable sort).
 ///
-/// Returns the first and last customer key of each row group written. A bucket is written as
-/// row groups of its own, so that with `row_group_rows >= bucket_rows` a customer's rows share
-/// a row group unless the customer alone has more rows than a bucket.
+/// A bucket is written as row groups of its own, so that with `row_group_rows >= bucket_rows`
+/// a customer's rows share a row group unless the customer alone has more rows than a bucket.
 pub fn sort_file(
     unsorted: &Path,
     sorted: PathBuf,
     row_group_rows: usize,
     bucket_rows: usize,
     tmp: &dyn Fn(usize) -> PathBuf,
-) -> Result<Vec<(i64, i64)>> {
+) -> Result<Sorted> {
     let err = |e: PolarsError| Error::warehouse(unsorted, e);
 
     // Rows per customer key.
@@ -90,12 +89,12 @@ pub fn sort_file(
     drop(counts);
 
     let mut out = RowGroupWriter::start(sorted);
-    let mut ranges = Vec::new();
+    let mut done = Sorted::default();
     if buckets == 1 {
         let df = ParquetReader::new(File::open(unsorted).map_err(|e| Error::io(unsorted, e))?)
             .finish()
             .map_err(err)?;
-        out = sorted_into(out, df, row_group_rows, unsorted, &mut ranges)?;
+        out = sorted_into(out, df, row_group_rows, unsorted, &mut done)?;
     } else {
         // Split: each slice's rows go to their bucket's file, in file order.
         let paths: Vec<PathBuf> = (0..buckets).map(tmp).collect();
@@ -141,23 +140,39 @@ pub fn sort_file(
             let df = ParquetReader::new(File::open(path).map_err(|e| Error::io(path, e))?)
                 .finish()
                 .map_err(|e| Error::warehouse(path, e))?;
-            out = sorted_into(out, df, row_group_rows, path, &mut ranges)?;
+            out = sorted_into(out, df, row_group_rows, path, &mut done)?;
             std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
         }
     }
     out.finish()?;
-    Ok(ranges)
+    Ok(done)
+}
+
+/// What [`sort_file`] learnt of the rows it wrote.
+#[derive(Debug, Default)]
+pub struct Sorted {
+    /// The first and last customer key of each row group, in file order.
+    pub row_group_keys: Vec<(i64, i64)>,
+    /// The latest `ts` (micros since the epoch, UTC), if the load has a `ts` column.
+    pub latest_ts: Option<i64>,
 }
 
 /// Sorts `df` (read from `source`) and sends it to `out` in row groups of `row_group_rows`;
-/// adds each row group's first and last customer key to `ranges`.
+/// records each row group's key range and the latest time in `done`.
 fn sorted_into(
     mut out: RowGroupWriter,
     df: DataFrame,
     row_group_rows: usize,
     source: &Path,
-    ranges: &mut Vec<(i64, i64)>,
+    done: &mut Sorted,
 ) -> Result<RowGroupWriter> {
+    if let Ok(ts) = df.column("ts") {
+        let latest = ts
+            .cast(&DataType::Int64)
+            .and_then(|c| c.i64().map(|c| c.max()))
+            .map_err(|e| Error::warehouse(source, e))?;
+        done.latest_ts = done.latest_ts.max(latest);
+    }
     let options = SortMultipleOptions::default().with_maintain_order(true);
     let df = df
         .sort(SORT_KEYS, options)
@@ -171,7 +186,7 @@ fn sorted_into(
             .and_then(|c| c.i64().cloned())
             .map_err(|e| Error::warehouse(source, e))?;
         let key = |i: usize| keys.get(i).unwrap_or(0);
-        ranges.push((key(0), key(len - 1)));
+        done.row_group_keys.push((key(0), key(len - 1)));
         out = out.send(group)?;
         start += len;
     }

@@ -151,3 +151,44 @@ fn an_incomplete_period_is_left_out_of_period_rows_and_empty_in_cohort_cells() {
         "cohort,age,cohort_size,active,retention\n2024-01,0,1,1,1.0\n2024-01,1,1,,\n"
     );
 }
+
+/// The default as_of found from the latest time each load recorded in the manifest equals the
+/// one a scan of the transactions finds: in a steady zone, and just after a clock change,
+/// where an earlier instant is later on the wall clock (the manifest then defers to the scan).
+#[test]
+fn the_default_as_of_from_the_manifest_equals_the_scanned_one() {
+    let as_of = |sb: &Sandbox| {
+        sb.ok(&["query", "--sql", "select as_of, as_of_date from params", "--format", "csv"])
+    };
+    for (zone, tx, want) in [
+        (
+            "Europe/Paris",
+            "transaction_id,customer_id,ts,amount\nt1,a,2024-03-10T23:30:00Z,10\nt2,b,2024-03-09T12:00:00Z,10\n",
+            "2024-03-12",
+        ),
+        (
+            // 00:50 UTC is 02:50 summer time; 01:10 UTC, after the change, is 02:10.
+            "Europe/Paris",
+            "transaction_id,customer_id,ts,amount\nt1,a,2024-10-27T00:50:00Z,10\nt2,b,2024-10-27T01:10:00Z,10\n",
+            "2024-10-28",
+        ),
+        (
+            "America/Santiago",
+            "transaction_id,customer_id,ts,amount\nt1,a,2024-04-07T02:30:00Z,10\nt2,b,2024-04-07T03:30:00Z,10\n",
+            "2024-04-07",
+        ),
+    ] {
+        let sb = Sandbox::new();
+        warehouse(&sb, tx, &format!("[report]\ntimezone = \"{zone}\""));
+        let m = manifest(&sb.path("wh"));
+        let latest = m["tables"]["transactions"]["latest_ts"].as_object().unwrap();
+        assert_eq!(latest.len(), 1);
+        let recorded = as_of(&sb);
+        assert!(recorded.ends_with(&format!(",{want}\n")), "{zone}: {recorded}");
+        let mut m = m;
+        m["tables"]["transactions"].as_object_mut().unwrap().remove("latest_ts");
+        std::fs::write(sb.path("wh/manifest.json"), serde_json::to_string_pretty(&m).unwrap())
+            .unwrap();
+        assert_eq!(as_of(&sb), recorded, "{zone}");
+    }
+}
