@@ -318,3 +318,37 @@ fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
         ]
     );
 }
+
+/// A sorted load from before the manifest recorded its row groups' key ranges and latest time
+/// gets them at the next ingest, equal to what a load records now.
+#[test]
+fn ingest_records_the_key_ranges_and_latest_time_of_older_sorted_loads() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    let cfg = cfg.to_str().unwrap();
+    let out = sb
+        .cmd(&["ingest", "--config", cfg])
+        .env("CRM_SORT_BUCKET_ROWS", "500")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let wh = sb.path("target/sample-warehouse");
+    let recorded = manifest(&wh);
+    let facts = |m: &serde_json::Value| {
+        (
+            m["tables"]["transactions"]["row_group_keys"].clone(),
+            m["tables"]["transactions"]["latest_ts"].clone(),
+        )
+    };
+    assert!(row_group_keys(&recorded).len() > 10);
+    let mut older = recorded.clone();
+    for field in ["row_group_keys", "latest_ts"] {
+        older["tables"]["transactions"].as_object_mut().unwrap().remove(field);
+    }
+    std::fs::write(wh.join("manifest.json"), serde_json::to_string_pretty(&older).unwrap())
+        .unwrap();
+    sb.ok(&["ingest", "--config", cfg]);
+    let again = manifest(&wh);
+    assert_eq!(facts(&again), facts(&recorded));
+    assert_eq!(again["version"], recorded["version"]);
+}
