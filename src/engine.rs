@@ -327,10 +327,11 @@ async fn register_table(
 }
 
 /// A table whose files are sorted. The order is declared to DataFusion only for plans run as
-/// one stream (one target partition: the STREAMED_MARTS), which then aggregate a customer at a
-/// time. Over several partitions DataFusion would keep a declared order by merging the
-/// partitions again after every hash repartition, slower than hashing without it
-/// (BENCHMARKS.md), so those plans see the plain table.
+/// one stream (one target partition: the ordered marts of BY_CUSTOMER_RANGE), which then
+/// aggregate a customer at a time. Over several partitions DataFusion would keep a declared
+/// order by merging the partitions again after every hash repartition, slower than hashing
+/// without it (BENCHMARKS.md), so those plans see the plain table. A plan whose session names a
+/// [`CustomerPart`] reads only that range of customers.
 #[derive(Debug)]
 struct OrderedForOneStream {
     plain: Arc<ListingTable>,
@@ -345,6 +346,8 @@ struct OrderedForOneStream {
 #[derive(Debug, Clone, Copy)]
 struct CustomerPart {
     index: usize,
+    /// The range's rows in key order (one ordered stream), or as they come (hashed).
+    ordered: bool,
 }
 
 /// The sorted transactions cut into ranges of customer keys of about equal rows, so that a
@@ -367,7 +370,10 @@ impl CustomerParts {
         };
         if entry.sorted_by.is_empty()
             || wanted < 2
-            || !entry.files.iter().all(|f| entry.row_group_keys.contains_key(f))
+            || !entry
+                .files
+                .iter()
+                .all(|f| entry.row_group_keys.contains_key(f))
         {
             return CustomerParts::default();
         }
@@ -410,11 +416,12 @@ impl CustomerParts {
         plan: Arc<dyn ExecutionPlan>,
         i: usize,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
         use datafusion::datasource::physical_plan::parquet::ParquetAccessPlan;
+        use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
         use datafusion::datasource::source::DataSourceExec;
         use datafusion::logical_expr::Operator;
         use datafusion::physical_expr::expressions::{binary, col, lit};
+        use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
         use datafusion::physical_plan::empty::EmptyExec;
         use datafusion::physical_plan::filter::FilterExec;
         use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
@@ -462,13 +469,17 @@ impl CustomerParts {
         let mut exec: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
         // A file a partition: each in key order (over several files in one partition the
         // scan promises none), merged into one stream in key order.
-        let ordering = exec
-            .properties()
-            .output_ordering()
-            .cloned()
-            .ok_or_else(|| internal("the files' order is not known to the scan"))?;
-        if several {
-            exec = Arc::new(SortPreservingMergeExec::new(ordering, exec));
+        // A file a partition: each in key order (over several files in one partition the
+        // scan promises none), merged into one stream in key order; or, unordered, one after
+        // the other.
+        match exec.properties().output_ordering().cloned() {
+            Some(ordering) if several => {
+                exec = Arc::new(SortPreservingMergeExec::new(ordering, exec));
+            }
+            None if several => {
+                exec = Arc::new(CoalescePartitionsExec::new(exec));
+            }
+            _ => {}
         }
         if !whole {
             let schema = exec.schema();
@@ -509,10 +520,17 @@ impl TableProvider for OrderedForOneStream {
         if state.config().target_partitions() != 1 {
             return self.plain.scan(state, projection, filters, limit).await;
         }
-        let plan = self.ordered.scan(state, projection, filters, limit).await?;
         match state.config().get_extension::<CustomerPart>() {
-            Some(part) if self.parts.count() > 1 => self.parts.restrict(plan, part.index),
-            _ => Ok(plan),
+            Some(part) if self.parts.count() > 1 => {
+                let table = if part.ordered {
+                    &self.ordered
+                } else {
+                    &self.plain
+                };
+                let plan = table.scan(state, projection, filters, limit).await?;
+                self.parts.restrict(plan, part.index)
+            }
+            _ => self.ordered.scan(state, projection, filters, limit).await,
         }
     }
 }
@@ -538,7 +556,9 @@ fn as_of_from_manifest(wh: &Warehouse, tz: Tz) -> Option<NaiveDate> {
         .max()?;
     let at = chrono::DateTime::from_timestamp_micros(latest)?;
     let offset = |t: chrono::DateTime<chrono::Utc>| {
-        tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()
+        tz.offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc()
     };
     let here = offset(at);
     let steady = (1..=48).all(|h| offset(at - Duration::hours(h)) == here);
@@ -725,10 +745,19 @@ struct CachedView {
     plan: LogicalPlan,
     schema: SchemaRef,
     rows: tokio::sync::OnceCell<Vec<Vec<RecordBatch>>>,
-    /// Computed with one partition (see STREAMED_MARTS).
-    one_stream: bool,
-    /// Streamed: the customer ranges computed side by side, each one stream.
+    /// Computed per range of customers (see BY_CUSTOMER_RANGE), or as any query.
+    by_range: Option<ByRange>,
+    /// The customer ranges of the sorted transactions, computed side by side.
     parts: usize,
+}
+
+/// How a mart over the sorted transactions is computed per range of customers: each range as
+/// one ordered stream (a customer at a time), or each range hashed on its own (no exchange of
+/// rows between the ranges, whose customers differ).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ByRange {
+    Ordered,
+    Hashed,
 }
 
 #[async_trait::async_trait]
@@ -751,7 +780,8 @@ impl TableProvider for CachedView {
         let partitions = self
             .rows
             .get_or_try_init(|| async {
-                if self.one_stream
+                if let Some(mode) = self.by_range
+                    && (self.parts > 1 || mode == ByRange::Ordered)
                     && let Some(s) = state.as_any().downcast_ref::<SessionState>()
                 {
                     let mut s = s.clone();
@@ -764,7 +794,10 @@ impl TableProvider for CachedView {
                     let mut tasks = Vec::new();
                     for index in 0..self.parts {
                         let mut s = s.clone();
-                        s.config_mut().set_extension(Arc::new(CustomerPart { index }));
+                        s.config_mut().set_extension(Arc::new(CustomerPart {
+                            index,
+                            ordered: mode == ByRange::Ordered,
+                        }));
                         let plan = s.create_physical_plan(&self.plan).await?;
                         let task = s.task_ctx();
                         tasks.push(tokio::spawn(datafusion::physical_plan::collect(plan, task)));
@@ -775,6 +808,13 @@ impl TableProvider for CachedView {
                             datafusion::error::DataFusionError::External(Box::new(e))
                         })??;
                         partitions.push(batches);
+                    }
+                    if mode == ByRange::Ordered {
+                        // One partition, as one stream gives: what reads the RFM inputs ranks
+                        // all customers (a sort of one partition). Two partitions there meant
+                        // two sorts sharing a --memory-limit pool, and the 2 GiB RFM at 100M
+                        // lines failed to merge its spills.
+                        return Ok(vec![partitions.into_iter().flatten().collect()]);
                     }
                     return Ok(partitions);
                 }
@@ -793,7 +833,7 @@ async fn register_cached_view(
     ctx: &SessionContext,
     name: &str,
     sql: &str,
-    one_stream: bool,
+    by_range: Option<ByRange>,
     parts: usize,
 ) -> datafusion::error::Result<()> {
     let plan = ctx.sql(sql).await?.into_unoptimized_plan();
@@ -805,20 +845,23 @@ async fn register_cached_view(
             plan,
             schema,
             rows: tokio::sync::OnceCell::new(),
-            one_stream,
+            by_range,
             parts,
         }),
     )?;
     Ok(())
 }
 
-/// Marts that aggregate the transactions per customer: over transactions sorted by customer
-/// they are computed as ordered streams, one per range of customers ([`CustomerParts`]), the
-/// ranges side by side, each aggregating a customer at a time. (Split over hash partitions,
-/// the ordered rows are re-merged by hash: slower than one stream; BENCHMARKS.md.)
-/// customer_periods is not among them: its groups (customer and month) are few enough that
-/// hashing on both cores does as well as two ordered streams (5.2 s either way at 100M lines).
-const STREAMED_MARTS: [&str; 1] = ["customer_rfm_inputs"];
+/// Marts that aggregate the transactions per customer, computed over transactions sorted by
+/// customer once per range of customers ([`CustomerParts`]), the ranges side by side.
+/// The RFM inputs stream each range in key order, a customer at a time. (Split over hash
+/// partitions, the ordered rows are re-merged by hash: slower than one stream; BENCHMARKS.md.)
+/// customer_periods hashes each range: its groups (customer and month) are few enough that one
+/// ordered stream per range was no faster than hashing on both cores.
+const BY_CUSTOMER_RANGE: [(&str, ByRange); 2] = [
+    ("customer_rfm_inputs", ByRange::Ordered),
+    ("customer_periods", ByRange::Hashed),
+];
 
 async fn register_views(ctx: &SessionContext, sorted: bool, parts: usize) -> Result<()> {
     let mut pending: Vec<&(&str, &str, &str)> = QUERIES.iter().collect();
@@ -829,8 +872,12 @@ async fn register_views(ctx: &SessionContext, sorted: bool, parts: usize) -> Res
             let (layer, name, sql) = **q;
             let sql = sql.trim().trim_end_matches(';');
             let registered = if layer == "marts" {
-                let streamed = sorted && STREAMED_MARTS.contains(&name);
-                register_cached_view(ctx, name, sql, streamed, parts).await
+                let by_range = BY_CUSTOMER_RANGE
+                    .iter()
+                    .find(|(mart, _)| *mart == name)
+                    .filter(|_| sorted)
+                    .map(|(_, mode)| *mode);
+                register_cached_view(ctx, name, sql, by_range, parts).await
             } else {
                 ctx.sql(&format!("create view {name} as {sql}"))
                     .await

@@ -233,7 +233,10 @@ pub fn register(ctx: &SessionContext) {
                         "year" => Some(1),
                         _ => None,
                     };
-                    match (per_year.and_then(|n| index_by_table(dates, n)), index_of_days_fn(p)) {
+                    match (
+                        per_year.and_then(|n| index_by_table(dates, n)),
+                        index_of_days_fn(p),
+                    ) {
                         (Some(out), _) => out,
                         (None, Some(f)) => dates.unary_opt(f),
                         (None, None) => Int64Array::new_null(dates.len()),

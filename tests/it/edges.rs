@@ -158,7 +158,13 @@ fn an_incomplete_period_is_left_out_of_period_rows_and_empty_in_cohort_cells() {
 #[test]
 fn the_default_as_of_from_the_manifest_equals_the_scanned_one() {
     let as_of = |sb: &Sandbox| {
-        sb.ok(&["query", "--sql", "select as_of, as_of_date from params", "--format", "csv"])
+        sb.ok(&[
+            "query",
+            "--sql",
+            "select as_of, as_of_date from params",
+            "--format",
+            "csv",
+        ])
     };
     for (zone, tx, want) in [
         (
@@ -181,14 +187,25 @@ fn the_default_as_of_from_the_manifest_equals_the_scanned_one() {
         let sb = Sandbox::new();
         warehouse(&sb, tx, &format!("[report]\ntimezone = \"{zone}\""));
         let m = manifest(&sb.path("wh"));
-        let latest = m["tables"]["transactions"]["latest_ts"].as_object().unwrap();
+        let latest = m["tables"]["transactions"]["latest_ts"]
+            .as_object()
+            .unwrap();
         assert_eq!(latest.len(), 1);
         let recorded = as_of(&sb);
-        assert!(recorded.ends_with(&format!(",{want}\n")), "{zone}: {recorded}");
+        assert!(
+            recorded.ends_with(&format!(",{want}\n")),
+            "{zone}: {recorded}"
+        );
         let mut m = m;
-        m["tables"]["transactions"].as_object_mut().unwrap().remove("latest_ts");
-        std::fs::write(sb.path("wh/manifest.json"), serde_json::to_string_pretty(&m).unwrap())
-            .unwrap();
+        m["tables"]["transactions"]
+            .as_object_mut()
+            .unwrap()
+            .remove("latest_ts");
+        std::fs::write(
+            sb.path("wh/manifest.json"),
+            serde_json::to_string_pretty(&m).unwrap(),
+        )
+        .unwrap();
         assert_eq!(as_of(&sb), recorded, "{zone}");
     }
 }

@@ -227,9 +227,9 @@ fn row_group_keys(manifest: &serde_json::Value) -> Vec<(i64, i64)> {
         .collect()
 }
 
-/// The RFM over sorted files, streamed as one range of customers (one row group), as several
-/// ranges side by side (a load sorted in small buckets: many row groups), and hashed over the
-/// same rows without the promise of order, gives the same answer.
+/// The RFM and the cohort matrix over sorted files, computed as one range of customers (one row
+/// group), as several ranges side by side (a load sorted in small buckets: many row groups),
+/// and over the same rows without the promise of order, give the same answers.
 #[test]
 fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
     let sb = Sandbox::new();
@@ -244,6 +244,8 @@ fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
     );
     assert_eq!(row_group_keys(&m).len(), 1);
     let one_range = sb.ok(&["rfm", "--config", cfg, "--format", "csv"]);
+    let cohorts = ["retention", "--cohorts", "--config", cfg, "--format", "csv"];
+    let cohorts_one_range = sb.ok(&cohorts);
     m["tables"]["transactions"]
         .as_object_mut()
         .unwrap()
@@ -254,8 +256,11 @@ fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
     )
     .unwrap();
     let hashed = sb.ok(&["rfm", "--config", cfg, "--format", "csv"]);
+    let cohorts_hashed = sb.ok(&cohorts);
     assert!(one_range.lines().count() > 100);
     assert!(one_range == hashed, "streamed and hashed RFM differ");
+    assert!(cohorts_hashed.lines().count() > 10);
+    assert!(cohorts_one_range == cohorts_hashed, "cohorts differ");
 
     // The same exports sorted in buckets of 500 rows: a row group per bucket, each holding
     // whole customers, in key order.
@@ -267,7 +272,11 @@ fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
         .env("CRM_SORT_BUCKET_ROWS", "500")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let groups = row_group_keys(&manifest(&small.path("target/sample-warehouse")));
     assert!(groups.len() > 10, "{} row groups", groups.len());
     for pair in groups.windows(2) {
@@ -275,10 +284,16 @@ fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
     }
     let ranges = small.ok(&["rfm", "--config", cfg, "--format", "csv"]);
     assert!(ranges == hashed, "RFM over customer ranges differs");
+    let cohorts = ["retention", "--cohorts", "--config", cfg, "--format", "csv"];
+    assert!(
+        small.ok(&cohorts) == cohorts_hashed,
+        "cohorts over customer ranges differ"
+    );
 }
 
-/// Two loads, each sorted, whose rows interleave by customer: the RFM inputs, computed as one
-/// stream, still give each customer one row with all its orders.
+/// Two loads, each sorted, whose rows interleave by customer: the RFM inputs and the customer
+/// periods, computed per range of customers, still give each customer (and month) one row
+/// with all its orders.
 #[test]
 fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
     let sb = Sandbox::new();
@@ -299,8 +314,16 @@ fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
     );
     // Buckets of two rows: row groups (c1 c2) (c3) and (c1 c1) (c2 c3); a range of customers
     // reads row groups of both files, merged, and some only in part.
-    let out = sb.cmd(&["ingest"]).env("CRM_SORT_BUCKET_ROWS", "2").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sb
+        .cmd(&["ingest"])
+        .env("CRM_SORT_BUCKET_ROWS", "2")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let m = manifest(&sb.path("wh"));
     assert_eq!(transaction_files(&m), 2);
     assert!(row_group_keys(&m).len() >= 4);
@@ -317,6 +340,25 @@ fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
             ["c3", "2", "35.0"]
         ]
     );
+    // The customer-period mart, hashed per range of customers: one row per customer and month.
+    let periods = sb.csv(
+        &cfg,
+        "select k.customer_id, period_label(p.period_index, 'month') as month, p.net_revenue \
+         from customer_periods as p join customer_keys as k on k.customer_key = p.customer_key \
+         order by 1, 2",
+        &[],
+    );
+    assert_eq!(
+        periods[1..],
+        [
+            ["c1", "2024-01", "10.0"],
+            ["c1", "2024-02", "15.0"],
+            ["c2", "2024-01", "20.0"],
+            ["c2", "2024-02", "1.0"],
+            ["c3", "2024-01", "30.0"],
+            ["c3", "2024-02", "5.0"]
+        ]
+    );
 }
 
 /// A sorted load from before the manifest recorded its row groups' key ranges and latest time
@@ -331,7 +373,11 @@ fn ingest_records_the_key_ranges_and_latest_time_of_older_sorted_loads() {
         .env("CRM_SORT_BUCKET_ROWS", "500")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let wh = sb.path("target/sample-warehouse");
     let recorded = manifest(&wh);
     let facts = |m: &serde_json::Value| {
@@ -343,10 +389,16 @@ fn ingest_records_the_key_ranges_and_latest_time_of_older_sorted_loads() {
     assert!(row_group_keys(&recorded).len() > 10);
     let mut older = recorded.clone();
     for field in ["row_group_keys", "latest_ts"] {
-        older["tables"]["transactions"].as_object_mut().unwrap().remove(field);
+        older["tables"]["transactions"]
+            .as_object_mut()
+            .unwrap()
+            .remove(field);
     }
-    std::fs::write(wh.join("manifest.json"), serde_json::to_string_pretty(&older).unwrap())
-        .unwrap();
+    std::fs::write(
+        wh.join("manifest.json"),
+        serde_json::to_string_pretty(&older).unwrap(),
+    )
+    .unwrap();
     sb.ok(&["ingest", "--config", cfg]);
     let again = manifest(&wh);
     assert_eq!(facts(&again), facts(&recorded));
