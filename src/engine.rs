@@ -788,7 +788,7 @@ impl TableProvider for CachedView {
                     s.config_mut().options_mut().execution.target_partitions = 1;
                     if self.parts < 2 {
                         let plan = s.create_physical_plan(&self.plan).await?;
-                        return collect_partitioned(plan, s.task_ctx()).await;
+                        return Ok(compact(collect_partitioned(plan, s.task_ctx()).await?));
                     }
                     // One task per customer range, so that the ranges run on every core.
                     let mut tasks = Vec::new();
@@ -811,15 +811,14 @@ impl TableProvider for CachedView {
                     }
                     if mode == ByRange::Ordered {
                         // One partition, as one stream gives: what reads the RFM inputs ranks
-                        // all customers (a sort of one partition). Two partitions there meant
-                        // two sorts sharing a --memory-limit pool, and the 2 GiB RFM at 100M
-                        // lines failed to merge its spills.
-                        return Ok(vec![partitions.into_iter().flatten().collect()]);
+                        // all customers, a sort of one partition.
+                        return Ok(compact(vec![partitions.into_iter().flatten().collect()]));
                     }
-                    return Ok(partitions);
+                    return Ok(compact(partitions));
                 }
                 let plan = state.create_physical_plan(&self.plan).await?;
-                collect_partitioned(plan, state.task_ctx()).await
+                let partitions = collect_partitioned(plan, state.task_ctx()).await?;
+                Ok::<_, datafusion::error::DataFusionError>(compact(partitions))
             })
             .await
             .map_err(|e| e.context(format!("computing {}", self.name)))?;
@@ -827,6 +826,34 @@ impl TableProvider for CachedView {
             MemorySourceConfig::try_new_exec(partitions, self.schema.clone(), projection.cloned())?;
         Ok(exec)
     }
+}
+
+/// A mart's rows with their text columns copied into buffers of their own. Text a join looked
+/// up (customer ids from customer_keys) arrives as views into the whole looked-up column, and
+/// DataFusion counts that column again for every batch: the 917k RFM rows at 100M lines counted
+/// as 1 GB in a sort, and under `--memory-limit 2GiB` the ranking failed to merge its spills.
+fn compact(partitions: Vec<Vec<RecordBatch>>) -> Vec<Vec<RecordBatch>> {
+    use datafusion::arrow::array::AsArray;
+    partitions
+        .into_iter()
+        .map(|batches| {
+            batches
+                .into_iter()
+                .map(|batch| {
+                    let columns = batch
+                        .columns()
+                        .iter()
+                        .map(|c| match c.data_type() {
+                            DataType::Utf8View => Arc::new(c.as_string_view().gc()) as ArrayRef,
+                            DataType::BinaryView => Arc::new(c.as_binary_view().gc()) as ArrayRef,
+                            _ => c.clone(),
+                        })
+                        .collect();
+                    RecordBatch::try_new(batch.schema(), columns).expect("same schema")
+                })
+                .collect()
+        })
+        .collect()
 }
 
 async fn register_cached_view(
