@@ -32,8 +32,8 @@ pub fn lacks_keys(wh: &crate::warehouse::Warehouse) -> bool {
 }
 
 /// Seeds that keep an order id and a transaction id with the same text apart.
-const ORDER_SEED: u64 = 0x6f72_6465_72;
-const TRANSACTION_SEED: u64 = 0x7472_616e_73;
+const ORDER_SEED: u64 = 0x006f_7264_6572;
+const TRANSACTION_SEED: u64 = 0x0074_7261_6e73;
 
 /// The customer-key dictionary of a warehouse, and the ids this load added to it.
 #[derive(Default)]

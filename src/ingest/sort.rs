@@ -132,6 +132,7 @@ pub fn sort_file(
                 w.finish().map_err(err)?;
             }
         }
+        give_back_free_memory();
         // Sort: a bucket at a time, in key order.
         for path in &paths {
             if !path.exists() {
@@ -142,10 +143,23 @@ pub fn sort_file(
                 .map_err(|e| Error::warehouse(path, e))?;
             out = sorted_into(out, df, row_group_rows, path, &mut done)?;
             std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+            give_back_free_memory();
         }
     }
     out.finish()?;
     Ok(done)
+}
+
+/// Hands the heap's free pages back to the system. glibc keeps what a bucket's rows occupied
+/// (in the arena of whichever thread freed them) for reuse, and the next bucket, read and
+/// sorted on other threads, takes fresh pages instead: at 10M lines the sort's peak was 1 GB of
+/// such free memory (MALLOC_TRIM_THRESHOLD_=0 showed it, at 40% more time).
+fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// What [`sort_file`] learnt of the rows it wrote.
@@ -174,9 +188,12 @@ fn sorted_into(
         done.latest_ts = done.latest_ts.max(latest);
     }
     let options = SortMultipleOptions::default().with_maintain_order(true);
-    let df = df
+    let unsorted = df;
+    let df = unsorted
         .sort(SORT_KEYS, options)
         .map_err(|e| Error::warehouse(source, e))?;
+    // The rows in their first order are no longer needed (shadowing would keep them).
+    drop(unsorted);
     let mut start = 0;
     while start < df.height() {
         let len = row_group_rows.min(df.height() - start);

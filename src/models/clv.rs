@@ -89,7 +89,7 @@ fn group(data: &[Summary]) -> Grouped {
             .or_default() += 1.0;
     }
     let mut keys: Vec<_> = map.into_iter().collect();
-    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    keys.sort_by_key(|a| a.0);
     let mut g = Grouped {
         x: vec![],
         xi: vec![],
