@@ -174,7 +174,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                     facts = Some(sort::sort_file(
                         &streamed,
                         abs,
-                        ROW_GROUP_ROWS,
+                        sort::SORTED_ROW_GROUP_ROWS,
                         sort::bucket_rows(),
                         &bucket,
                     )?);
