@@ -216,6 +216,17 @@ fn a_warehouse_from_before_the_keys_is_refused_then_upgraded_by_ingest_with_the_
     );
 }
 
+/// `crm args` (an ingest) with the load sorted in buckets of `rows` rows: a row group or more
+/// per bucket, as a load of millions of lines has.
+fn ingest_in_buckets(sb: &Sandbox, args: &[&str], rows: &str) {
+    let out = sb
+        .cmd(args)
+        .env("CRM_SORT_BUCKET_ROWS", rows)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(args, &out));
+}
+
 /// Row groups of the one transactions file, by their recorded first and last customer key.
 fn row_group_keys(manifest: &serde_json::Value) -> Vec<(i64, i64)> {
     let keys = manifest["tables"]["transactions"]["row_group_keys"]
@@ -267,16 +278,7 @@ fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
     let small = Sandbox::new();
     let cfg = small.with_sample();
     let cfg = cfg.to_str().unwrap();
-    let out = small
-        .cmd(&["ingest", "--config", cfg])
-        .env("CRM_SORT_BUCKET_ROWS", "500")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_in_buckets(&small, &["ingest", "--config", cfg], "500");
     let groups = row_group_keys(&manifest(&small.path("target/sample-warehouse")));
     assert!(groups.len() > 10, "{} row groups", groups.len());
     for pair in groups.windows(2) {
@@ -314,16 +316,7 @@ fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
     );
     // Buckets of two rows: row groups (c1 c2) (c3) and (c1 c1) (c2 c3); a range of customers
     // reads row groups of both files, merged, and some only in part.
-    let out = sb
-        .cmd(&["ingest"])
-        .env("CRM_SORT_BUCKET_ROWS", "2")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_in_buckets(&sb, &["ingest"], "2");
     let m = manifest(&sb.path("wh"));
     assert_eq!(transaction_files(&m), 2);
     assert!(row_group_keys(&m).len() >= 4);
@@ -368,16 +361,7 @@ fn ingest_records_the_key_ranges_and_latest_time_of_older_sorted_loads() {
     let sb = Sandbox::new();
     let cfg = sb.with_sample();
     let cfg = cfg.to_str().unwrap();
-    let out = sb
-        .cmd(&["ingest", "--config", cfg])
-        .env("CRM_SORT_BUCKET_ROWS", "500")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_in_buckets(&sb, &["ingest", "--config", cfg], "500");
     let wh = sb.path("target/sample-warehouse");
     let recorded = manifest(&wh);
     let facts = |m: &serde_json::Value| {
