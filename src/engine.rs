@@ -939,3 +939,63 @@ async fn register_views(ctx: &SessionContext, sorted: bool, parts: usize) -> Res
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::warehouse::{Manifest, TableEntry};
+
+    fn warehouse(files: &[(&str, Vec<(i64, i64)>)], sorted: bool) -> Warehouse {
+        let mut entry = TableEntry::default();
+        for (name, groups) in files {
+            entry.files.push(name.to_string());
+            if !groups.is_empty() {
+                entry
+                    .row_group_keys
+                    .insert(name.to_string(), groups.clone());
+            }
+        }
+        if sorted {
+            entry.sorted_by = vec!["customer_key".into(), "order_key".into()];
+        }
+        let mut manifest = Manifest::default();
+        manifest.tables.insert("transactions".into(), entry);
+        Warehouse {
+            dir: "wh".into(),
+            manifest,
+        }
+    }
+
+    /// Ranges are cut at row-group starts, about equal in row groups, cover every key once,
+    /// and there is one range when a file has no record or the table no order.
+    #[test]
+    fn customer_ranges_cut_the_recorded_row_groups_evenly() {
+        let one = warehouse(&[("a", vec![(1, 10), (11, 20), (21, 30), (31, 40)])], true);
+        let parts = CustomerParts::of(&one, 2);
+        assert_eq!(parts.cuts, vec![21]);
+        assert_eq!(parts.range(0), (i64::MIN, 21));
+        assert_eq!(parts.range(1), (21, i64::MAX));
+        assert_eq!(CustomerParts::of(&one, 4).cuts, vec![11, 21, 31]);
+
+        // Two loads whose customers interleave: cuts at starts of either's row groups.
+        let two = warehouse(
+            &[
+                ("a", vec![(1, 10), (11, 20), (21, 30), (31, 40)]),
+                ("b", vec![(1, 15), (16, 25), (26, 35), (36, 45)]),
+            ],
+            true,
+        );
+        assert_eq!(CustomerParts::of(&two, 2).cuts, vec![21]);
+
+        // One row group spanning every customer: nowhere to cut.
+        assert_eq!(
+            CustomerParts::of(&warehouse(&[("a", vec![(1, 40)])], true), 2).count(),
+            1
+        );
+        // A file without its record, or a table without order: one range.
+        let partly = warehouse(&[("a", vec![(1, 10), (11, 20)]), ("b", vec![])], true);
+        assert_eq!(CustomerParts::of(&partly, 2).count(), 1);
+        let unsorted = warehouse(&[("a", vec![(1, 10), (11, 20)])], false);
+        assert_eq!(CustomerParts::of(&unsorted, 2).count(), 1);
+    }
+}
