@@ -113,13 +113,18 @@ fn index_by_table(dates: &Date32Array, per_year: i64) -> Option<Int64Array> {
 
 /// The period index of a day number (days since 1970-01-01), for the days chrono can represent:
 /// the period looked up once, then a function of the day number alone.
+/// Periods per year: month, quarter or year.
+fn per_year(period: &str) -> Option<i64> {
+    match period {
+        "month" => Some(12),
+        "quarter" => Some(4),
+        "year" => Some(1),
+        _ => None,
+    }
+}
+
 fn index_of_days_fn(period: &str) -> Option<impl Fn(i32) -> Option<i64> + use<>> {
-    let per_year: i64 = match period {
-        "month" => 12,
-        "quarter" => 4,
-        "year" => 1,
-        _ => return None,
-    };
+    let per_year = per_year(period)?;
     let (lo, hi) = (days_of(NaiveDate::MIN), days_of(NaiveDate::MAX));
     Some(move |days: i32| {
         if !(lo..=hi).contains(&days) {
@@ -227,14 +232,8 @@ pub fn register(ctx: &SessionContext) {
             let ps = Periods::of(&args[1])?;
             let out: Int64Array = match &ps {
                 Periods::One(Some(p)) => {
-                    let per_year = match p.as_str() {
-                        "month" => Some(12),
-                        "quarter" => Some(4),
-                        "year" => Some(1),
-                        _ => None,
-                    };
                     match (
-                        per_year.and_then(|n| index_by_table(dates, n)),
+                        per_year(p).and_then(|n| index_by_table(dates, n)),
                         index_of_days_fn(p),
                     ) {
                         (Some(out), _) => out,

@@ -339,28 +339,34 @@ fn record_sorted_facts(wh: &mut Warehouse) -> Result<()> {
             .iter()
             .map(|g| g.num_rows())
             .collect();
-        let mut ranges = Vec::with_capacity(groups.len());
-        let mut latest: Option<i64> = None;
+        let mut facts = sort::Sorted::default();
         let mut offset = 0;
         for rows in groups {
             let df = ParquetReader::new(open()?)
-                .with_columns(Some(vec!["customer_key".into(), "ts".into()]))
+                .with_columns(Some(vec![sort::SORT_KEYS[0].into(), "ts".into()]))
                 .with_slice(Some((offset, rows)))
                 .finish()
                 .map_err(|e| Error::warehouse(&path, e))?;
             offset += rows;
-            let keys = df.column("customer_key")?.i64()?;
-            let key = |i: usize| keys.get(i).unwrap_or(0);
-            ranges.push((key(0), key(rows.saturating_sub(1))));
-            let ts = df.column("ts")?.cast(&DataType::Int64)?;
-            latest = latest.max(ts.i64()?.max());
+            facts
+                .add_row_group(&df)
+                .map_err(|e| Error::warehouse(&path, e))?;
         }
-        if let Some(ts) = latest {
+        if let Some(ts) = facts.latest_ts {
             entry.latest_ts.insert(rel.clone(), ts);
         }
-        entry.row_group_keys.insert(rel, ranges);
+        entry.row_group_keys.insert(rel, facts.row_group_keys);
     }
     wh.commit(next)
+}
+
+/// A positive size from the environment variable `name` (the tests' knobs), else `default`.
+fn size_from_env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
 }
 
 /// The customer-key dictionary stored in the warehouse.

@@ -35,11 +35,7 @@ pub const BUCKET_ENV: &str = "CRM_SORT_BUCKET_ROWS";
 
 /// [`BUCKET_ROWS`], or the size [`BUCKET_ENV`] sets.
 pub fn bucket_rows() -> usize {
-    std::env::var(BUCKET_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(BUCKET_ROWS)
+    super::size_from_env(BUCKET_ENV, BUCKET_ROWS)
 }
 
 /// Rows read from the unsorted file at a time.
@@ -176,6 +172,22 @@ pub struct Sorted {
     pub latest_ts: Option<i64>,
 }
 
+impl Sorted {
+    /// Records the next row group of a sorted file: its first and last customer key, and its
+    /// times toward the latest.
+    pub fn add_row_group(&mut self, group: &DataFrame) -> PolarsResult<()> {
+        let keys = group.column(SORT_KEYS[0])?.i64()?;
+        let key = |i: usize| keys.get(i).unwrap_or(0);
+        self.row_group_keys
+            .push((key(0), key(group.height().saturating_sub(1))));
+        if let Ok(ts) = group.column("ts") {
+            let latest = ts.cast(&DataType::Int64)?.i64()?.max();
+            self.latest_ts = self.latest_ts.max(latest);
+        }
+        Ok(())
+    }
+}
+
 /// Sorts `df` (read from `source`) and sends it to `out` in row groups of `row_group_rows`;
 /// records each row group's key range and the latest time in `done`.
 fn sorted_into(
@@ -185,13 +197,6 @@ fn sorted_into(
     source: &Path,
     done: &mut Sorted,
 ) -> Result<RowGroupWriter> {
-    if let Ok(ts) = df.column("ts") {
-        let latest = ts
-            .cast(&DataType::Int64)
-            .and_then(|c| c.i64().map(|c| c.max()))
-            .map_err(|e| Error::warehouse(source, e))?;
-        done.latest_ts = done.latest_ts.max(latest);
-    }
     let options = SortMultipleOptions::default().with_maintain_order(true);
     let unsorted = df;
     let df = unsorted
@@ -219,8 +224,10 @@ fn sorted_into(
                 end = at;
             }
         }
-        done.row_group_keys.push((key(start), key(end - 1)));
-        out = out.send(df.slice(start as i64, end - start))?;
+        let group = df.slice(start as i64, end - start);
+        done.add_row_group(&group)
+            .map_err(|e| Error::warehouse(source, e))?;
+        out = out.send(group)?;
         start = end;
     }
     Ok(out)

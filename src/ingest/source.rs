@@ -34,11 +34,7 @@ const CHUNK_BYTES: usize = 4 << 20;
 pub const CHUNK_ENV: &str = "CRM_INGEST_CHUNK_BYTES";
 
 fn chunk_bytes() -> usize {
-    std::env::var(CHUNK_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(CHUNK_BYTES)
+    super::size_from_env(CHUNK_ENV, CHUNK_BYTES)
 }
 
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
