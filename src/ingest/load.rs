@@ -23,6 +23,7 @@ use std::collections::hash_map::Entry;
 
 use super::keys::{CustomerKeys, add_keys};
 use super::schema::{self, ColumnSpec, Kind, TimeFormats, Value};
+use super::sort::{self, Sorted, SortedWriter};
 use crate::config::Table;
 use crate::error::{Error, Result};
 use crate::warehouse::FileStats;
@@ -524,15 +525,18 @@ impl Batch {
 }
 
 /// Where the merger sends the surviving rows.
-enum Output {
+enum Output<'a> {
     /// Appended tables: streamed into one Parquet file, a row group at a time, by a writer
     /// thread (encoding and compressing a row group overlaps with merging the next).
     Stream {
         path: PathBuf,
-        /// A file read once more and then removed (the load is sorted from it): fast LZ4.
-        scratch: bool,
         writer: Option<RowGroupWriter>,
         pending: Option<DataFrame>,
+        rows: usize,
+    },
+    /// Transactions: one Parquet file sorted by customer (sort.rs).
+    Sorted {
+        writer: SortedWriter<'a>,
         rows: usize,
     },
     /// Customers: kept with their keep-masks, since a later record can supersede an earlier one.
@@ -551,15 +555,6 @@ pub struct RowGroupWriter {
 
 impl RowGroupWriter {
     pub fn start(path: PathBuf) -> RowGroupWriter {
-        Self::start_with(path, ParquetCompression::Zstd(None))
-    }
-
-    /// A writer for a temporary file: LZ4, which costs a fraction of zstd to write and read.
-    pub fn start_scratch(path: PathBuf) -> RowGroupWriter {
-        Self::start_with(path, ParquetCompression::Lz4Raw)
-    }
-
-    fn start_with(path: PathBuf, compression: ParquetCompression) -> RowGroupWriter {
         // One row group waiting while one is written: memory stays at about two row groups.
         let (groups, rx) = crossbeam_channel::bounded::<DataFrame>(1);
         let file = path.clone();
@@ -572,7 +567,6 @@ impl RowGroupWriter {
                     Some(w) => w,
                     None => writer.insert(
                         super::parquet_writer(&path)?
-                            .with_compression(compression)
                             .batched(group.schema())
                             .map_err(|e| Error::warehouse(&path, e))?,
                     ),
@@ -627,7 +621,7 @@ pub struct Merger<'a> {
     loaded_at: FxHashMap<IdKey, (usize, usize)>,
     stats: FileStats,
     rejects: Vec<RejectRow>,
-    out: Output,
+    out: Output<'a>,
 }
 
 /// What an export's load produced.
@@ -636,6 +630,8 @@ pub struct Merged {
     pub written: usize,
     /// Customers: the rows to merge into the table.
     pub frame: Option<DataFrame>,
+    /// A sorted file: what it holds.
+    pub sorted: Option<Sorted>,
     pub rejects: Rejects,
     pub stats: FileStats,
 }
@@ -658,7 +654,6 @@ impl<'a> Merger<'a> {
         } else {
             Output::Stream {
                 path,
-                scratch: false,
                 writer: None,
                 pending: None,
                 rows: 0,
@@ -781,7 +776,7 @@ impl<'a> Merger<'a> {
 
         let frame_index = match &self.out {
             Output::Keep { frames, .. } => frames.len(),
-            Output::Stream { .. } => 0,
+            Output::Stream { .. } | Output::Sorted { .. } => 0,
         };
         let mut keep = vec![true; n];
         let mut flags = flags.into_iter().peekable();
@@ -856,7 +851,7 @@ impl<'a> Merger<'a> {
                 frames.push(df);
                 masks.push(keep);
             }
-            Output::Stream { .. } => {
+            Output::Stream { .. } | Output::Sorted { .. } => {
                 let mut df = if keep.iter().all(|k| *k) {
                     df
                 } else {
@@ -869,10 +864,14 @@ impl<'a> Merger<'a> {
         Ok(())
     }
 
-    /// Streams into a temporary file (see `Output::Stream::scratch`).
-    pub fn scratch(mut self) -> Self {
-        if let Output::Stream { scratch, .. } = &mut self.out {
-            *scratch = true;
+    /// Writes the file sorted by customer (sort.rs), with temporary run files at `tmp(i)`.
+    pub fn sorted(mut self, tmp: impl Fn(usize) -> PathBuf + 'a) -> Self {
+        if let Output::Stream { path, .. } = &self.out {
+            let runs = sort::run_rows();
+            self.out = Output::Sorted {
+                writer: SortedWriter::new(path.clone(), runs, sort::row_group_rows(runs), tmp),
+                rows: 0,
+            };
         }
         self
     }
@@ -897,9 +896,12 @@ impl<'a> Merger<'a> {
     /// Appends rows to the streamed file; a row group is written once enough rows are pending
     /// (or at the end).
     fn write(&mut self, df: DataFrame, last: bool) -> Result<()> {
+        if let Output::Sorted { writer, rows } = &mut self.out {
+            *rows += df.height();
+            return writer.push(df);
+        }
         let Output::Stream {
             path,
-            scratch,
             writer,
             pending,
             rows,
@@ -930,7 +932,6 @@ impl<'a> Merger<'a> {
         }
         let w = match writer.take() {
             Some(w) => w,
-            None if *scratch => RowGroupWriter::start_scratch(path.clone()),
             None => RowGroupWriter::start(path.clone()),
         };
         *writer = Some(w.send(group)?);
@@ -940,13 +941,14 @@ impl<'a> Merger<'a> {
     /// Everything of the export written; its counts and rejects.
     pub fn finish(mut self) -> Result<Merged> {
         self.write(DataFrame::empty(), true)?;
-        let (written, frame) = match self.out {
+        let (written, frame, sorted) = match self.out {
             Output::Stream { writer, rows, .. } => {
                 if let Some(w) = writer {
                     w.finish()?;
                 }
-                (rows, None)
+                (rows, None, None)
             }
+            Output::Sorted { writer, rows } => (rows, None, writer.finish()?),
             Output::Keep { frames, keep } => {
                 let mut merged: Option<DataFrame> = None;
                 for (df, keep) in frames.into_iter().zip(keep) {
@@ -962,7 +964,7 @@ impl<'a> Merger<'a> {
                         None => merged = Some(df),
                     }
                 }
-                (0, merged.filter(|m| m.height() > 0))
+                (0, merged.filter(|m| m.height() > 0), None)
             }
         };
         debug_assert_eq!(
@@ -972,6 +974,7 @@ impl<'a> Merger<'a> {
         Ok(Merged {
             written,
             frame,
+            sorted,
             rejects: Rejects {
                 table: self.table,
                 source_file: self.source_file,

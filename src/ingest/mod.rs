@@ -119,24 +119,17 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 pseudonymizer: pseudonymizer.as_ref(),
             };
             // Appended tables stream into their file as they are read (memory: a row group);
-            // transactions into a first file that is then sorted (sort.rs).
+            // transactions are sorted by customer on the way (sort.rs).
             let (rel, abs) = wh.new_file("data", table.name(), version, name);
             let sorted = table == Table::Transactions;
-            let (_, streamed) = if sorted {
-                wh.new_file("data", table.name(), version, &format!("{name}-unsorted"))
-            } else {
-                (rel.clone(), abs.clone())
-            };
-            let mut merger = Merger::new(
-                table,
-                display(&path),
-                version,
-                &mut known,
-                &mut keys,
-                streamed.clone(),
-            );
+            let mut merger =
+                Merger::new(table, display(&path), version, &mut known, &mut keys, abs);
             if sorted {
-                merger = merger.scratch();
+                let wh = &wh;
+                merger = merger.sorted(move |i| {
+                    wh.new_file("data", table.name(), version, &format!("{name}-run-{i}"))
+                        .1
+                });
             }
             source::read(&path, src, &spec, &mut merger)?;
             let merged = merger.finish()?;
@@ -165,21 +158,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 changed = true;
             }
             if merged.written > 0 {
-                let mut facts = None;
-                if sorted {
-                    let bucket = |i: usize| {
-                        wh.new_file("data", table.name(), version, &format!("{name}-bucket-{i}"))
-                            .1
-                    };
-                    facts = Some(sort::sort_file(
-                        &streamed,
-                        abs,
-                        sort::SORTED_ROW_GROUP_ROWS,
-                        sort::bucket_rows(),
-                        &bucket,
-                    )?);
-                    std::fs::remove_file(&streamed).map_err(|e| Error::io(&streamed, e))?;
-                }
+                let facts = merged.sorted;
                 add_file(&mut next, table.name(), rel.clone(), merged.written);
                 let entry = next.tables.get_mut(table.name()).expect("just added");
                 if sorted && (entry.files.len() == 1 || !entry.sorted_by.is_empty()) {

@@ -3,10 +3,12 @@
 //! instead of holding a hash table of every order (BENCHMARKS.md: 3.4 s and 81 MiB against
 //! 10.7 s and 4 GiB for the RFM core over 100M lines).
 //!
-//! The sort keeps memory bounded whatever the load's size: a histogram of customer keys cuts
-//! the key range into buckets of at most [`BUCKET_ROWS`] rows; one pass splits the load's rows
-//! into a temporary file per bucket, and each bucket, read back whole, is sorted and appended
-//! to the final file. Keys are dense integers, so the histogram is one counter per customer.
+//! The sort keeps memory bounded whatever the load's size, and reads the load's rows back at
+//! most once: [`SortedWriter`] takes the rows as the load checks them and sorts them in runs of
+//! at most [`RUN_ROWS`] rows. A load of one run (a nightly load) is written straight to its
+//! file; a larger load writes each sorted run to a temporary file (on a thread of its own, while
+//! the load reads on), and the runs are then merged into the file: each run is read in pieces,
+//! and every row below the least key any run has yet to read is sorted and written.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,145 +16,438 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::load::RowGroupWriter;
-use super::{parquet_writer, read_slices};
+use super::parquet_writer;
 use crate::error::{Error, Result};
 
 /// The order of every transactions file the load writes.
 pub const SORT_KEYS: [&str; 2] = ["customer_key", "order_key"];
 
-/// Rows per row group of a sorted file (about: row groups end where a customer ends). Four to a
-/// bucket: a nightly load of a million lines that touches every customer still covers them in
-/// four key ranges, so the engine can give each core its own range of every load.
-pub const SORTED_ROW_GROUP_ROWS: usize = 1 << 18;
+/// Rows per row group of a sorted file (about: row groups end where a customer ends): a
+/// quarter of a run, so that a nightly load of a million lines that touches every customer
+/// still covers them in four key ranges and the engine can give each core its own range of
+/// every load.
+pub const SORTED_ROW_GROUP_ROWS: usize = RUN_ROWS / 4;
 
 /// Rows sorted in memory at once (all columns of about 1M transactions: a few hundred MB;
 /// 2M cost 0.4 GB more peak memory at 10M lines for no gain in time).
-pub const BUCKET_ROWS: usize = 1 << 20;
+pub const RUN_ROWS: usize = 1 << 20;
 
-/// Environment variable setting the bucket size instead, for the tests that prove a table cut
-/// into many row groups (one bucket or more each) gives the same answers as one.
-pub const BUCKET_ENV: &str = "CRM_SORT_BUCKET_ROWS";
+/// Environment variable setting the run size instead (and with it the row groups, a quarter
+/// of a run), for the tests that prove a load cut into many runs and row groups gives the same
+/// answers as one.
+pub const RUN_ENV: &str = "CRM_SORT_RUN_ROWS";
 
-/// [`BUCKET_ROWS`], or the size [`BUCKET_ENV`] sets.
-pub fn bucket_rows() -> usize {
-    super::size_from_env(BUCKET_ENV, BUCKET_ROWS)
+/// [`RUN_ROWS`], or the size [`RUN_ENV`] sets.
+pub fn run_rows() -> usize {
+    super::size_from_env(RUN_ENV, RUN_ROWS)
 }
 
-/// Rows read from the unsorted file at a time.
-const SLICE_ROWS: usize = 1 << 20;
+/// Rows per row group of a sorted file for runs of `run_rows`.
+pub fn row_group_rows(run_rows: usize) -> usize {
+    (run_rows / 4).max(1)
+}
 
-/// Writes the rows of `unsorted` to `sorted` in [`SORT_KEYS`] order, with row groups of
-/// `row_group_rows`; temporary files go to `tmp(i)` and are removed. A row of one customer
-/// keeps its place among that customer's rows of equal order key (a stable sort).
-///
-/// A bucket is written as row groups of its own, each ending where a customer ends: a
-/// customer's rows share a row group unless the customer alone has more rows than one.
-pub fn sort_file(
-    unsorted: &Path,
-    sorted: PathBuf,
+/// Rows per row group of a temporary run file: the merge reads a run a few row groups at a time.
+const RUN_GROUP_ROWS: usize = 1 << 14;
+
+/// Rows the merge holds of all runs together, about (at least a row group of each).
+const MERGE_BUFFER_ROWS: usize = 1 << 20;
+
+/// Sorts rows, a customer's rows of equal order key in the order they came (a stable sort).
+fn sort_frame(df: DataFrame) -> PolarsResult<DataFrame> {
+    df.sort(
+        SORT_KEYS,
+        SortMultipleOptions::default().with_maintain_order(true),
+    )
+}
+
+/// Frames one after the other (an empty frame for none).
+fn concat(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
+    let mut frames = frames.into_iter();
+    let mut all = frames.next().unwrap_or_default();
+    for df in frames {
+        all.vstack_mut_owned(df)?;
+    }
+    Ok(all)
+}
+
+/// The customer keys of a frame, as a vector (a missing key counts as 0, as the engine does).
+fn customer_keys(df: &DataFrame) -> PolarsResult<Vec<i64>> {
+    Ok(df
+        .column(SORT_KEYS[0])?
+        .i64()?
+        .iter()
+        .map(|k| k.unwrap_or(0))
+        .collect())
+}
+
+/// Writes a load's rows, in the order they are pushed, as one file sorted by [`SORT_KEYS`].
+pub struct SortedWriter<'a> {
+    path: PathBuf,
+    /// The path of the i-th temporary run file.
+    tmp: Box<dyn Fn(usize) -> PathBuf + 'a>,
+    run_rows: usize,
     row_group_rows: usize,
-    bucket_rows: usize,
-    tmp: &dyn Fn(usize) -> PathBuf,
-) -> Result<Sorted> {
-    let err = |e: PolarsError| Error::warehouse(unsorted, e);
+    pending: Vec<DataFrame>,
+    pending_rows: usize,
+    runs: Option<RunWriter>,
+    shipped: usize,
+    /// Row groups of a run file, and rows the merge holds of all runs together.
+    run_group_rows: usize,
+    merge_buffer_rows: usize,
+}
 
-    // Rows per customer key.
-    let mut counts: Vec<u64> = Vec::new();
-    read_slices(unsorted, Some(&SORT_KEYS[..1]), SLICE_ROWS, |df| {
-        for k in df
-            .column(SORT_KEYS[0])
-            .map_err(err)?
-            .i64()
-            .map_err(err)?
-            .iter()
-        {
-            let k = k.unwrap_or(0).max(0) as usize;
-            if k >= counts.len() {
-                counts.resize((k + 1).max(counts.len() * 2), 0);
-            }
-            counts[k] += 1;
+impl<'a> SortedWriter<'a> {
+    /// A writer of the file at `path`, sorting in runs of `run_rows` and writing row groups of
+    /// about `row_group_rows`; temporary run files go to `tmp(i)` and are removed.
+    pub fn new(
+        path: PathBuf,
+        run_rows: usize,
+        row_group_rows: usize,
+        tmp: impl Fn(usize) -> PathBuf + 'a,
+    ) -> SortedWriter<'a> {
+        SortedWriter {
+            path,
+            tmp: Box::new(tmp),
+            run_rows: run_rows.max(1),
+            row_group_rows: row_group_rows.max(1),
+            pending: Vec::new(),
+            pending_rows: 0,
+            runs: None,
+            shipped: 0,
+            run_group_rows: RUN_GROUP_ROWS,
+            merge_buffer_rows: MERGE_BUFFER_ROWS,
+        }
+    }
+
+    /// Run files of row groups of `run_group_rows`, merged holding about `merge_buffer_rows`
+    /// (the tests' small sizes: a merge that reads runs in many pieces).
+    #[cfg(test)]
+    fn with_merge_sizes(mut self, run_group_rows: usize, merge_buffer_rows: usize) -> Self {
+        self.run_group_rows = run_group_rows;
+        self.merge_buffer_rows = merge_buffer_rows;
+        self
+    }
+
+    /// The next rows of the load.
+    pub fn push(&mut self, df: DataFrame) -> Result<()> {
+        if df.height() == 0 {
+            return Ok(());
+        }
+        self.pending_rows += df.height();
+        self.pending.push(df);
+        while self.pending_rows >= self.run_rows {
+            self.ship()?;
         }
         Ok(())
-    })?;
-    // Consecutive key ranges of at most bucket_rows rows (one customer may hold more).
-    let mut bucket_of = vec![0u32; counts.len()];
-    let mut bucket = 0u32;
-    let mut filled = 0u64;
-    for (k, &n) in counts.iter().enumerate() {
-        if filled > 0 && filled + n > bucket_rows as u64 {
-            bucket += 1;
-            filled = 0;
-        }
-        bucket_of[k] = bucket;
-        filled += n;
     }
-    let buckets = bucket as usize + 1;
-    drop(counts);
 
-    let mut out = RowGroupWriter::start(sorted);
-    let mut done = Sorted::default();
-    if buckets == 1 {
-        let df = ParquetReader::new(File::open(unsorted).map_err(|e| Error::io(unsorted, e))?)
-            .finish()
-            .map_err(err)?;
-        out = sorted_into(out, df, row_group_rows, unsorted, &mut done)?;
-    } else {
-        // Split: each slice's rows go to their bucket's file, in file order.
-        let paths: Vec<PathBuf> = (0..buckets).map(tmp).collect();
-        let mut writers: Vec<Option<polars::io::parquet::write::BatchedWriter<File>>> =
-            (0..buckets).map(|_| None).collect();
-        read_slices(unsorted, None, SLICE_ROWS, |df| {
-            let keys = df.column(SORT_KEYS[0]).map_err(err)?.i64().map_err(err)?;
-            let mut rows_of: Vec<Vec<IdxSize>> = vec![Vec::new(); buckets];
-            for (row, k) in keys.iter().enumerate() {
-                let k = k.unwrap_or(0).max(0) as usize;
-                rows_of[bucket_of[k] as usize].push(row as IdxSize);
-            }
-            for (b, idx) in rows_of.into_iter().enumerate() {
-                if idx.is_empty() {
-                    continue;
-                }
-                let part = df.take(&IdxCa::from_vec("".into(), idx)).map_err(err)?;
-                let path = &paths[b];
-                let w = match &mut writers[b] {
-                    Some(w) => w,
-                    None => writers[b].insert(
-                        parquet_writer(path)?
-                            .with_compression(ParquetCompression::Lz4Raw)
-                            .batched(part.schema())
-                            .map_err(|e| Error::warehouse(path, e))?,
-                    ),
-                };
-                w.write_batch(&part)
-                    .map_err(|e| Error::warehouse(path, e))?;
-            }
-            Ok(())
-        })?;
-        for w in writers.iter_mut() {
-            if let Some(w) = w.take() {
-                w.finish().map_err(err)?;
-            }
+    /// The first `run_rows` pending rows (or all) as a frame.
+    fn take_run(&mut self) -> Result<DataFrame> {
+        let err = |e| Error::warehouse(&self.path, e);
+        let mut all = concat(std::mem::take(&mut self.pending)).map_err(err)?;
+        if all.height() > self.run_rows {
+            let rest = all.slice(self.run_rows as i64, all.height() - self.run_rows);
+            all = all.slice(0, self.run_rows);
+            self.pending.push(rest);
         }
-        give_back_free_memory();
-        // Sort: a bucket at a time, in key order.
-        for path in &paths {
-            if !path.exists() {
-                continue;
-            }
-            let df = ParquetReader::new(File::open(path).map_err(|e| Error::io(path, e))?)
-                .finish()
-                .map_err(|e| Error::warehouse(path, e))?;
-            out = sorted_into(out, df, row_group_rows, path, &mut done)?;
-            std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
-            give_back_free_memory();
-        }
+        self.pending_rows -= all.height();
+        Ok(all)
     }
-    out.finish()?;
-    Ok(done)
+
+    /// Sends the next run to be sorted and written to a file of its own.
+    fn ship(&mut self) -> Result<()> {
+        let run = self.take_run()?;
+        let path = (self.tmp)(self.shipped);
+        self.shipped += 1;
+        let runs = match self.runs.take() {
+            Some(r) => r,
+            None => RunWriter::start(self.run_group_rows),
+        };
+        self.runs = Some(runs.send(run, path)?);
+        Ok(())
+    }
+
+    /// Writes the file (none for a load without rows) and tells what it holds.
+    pub fn finish(mut self) -> Result<Option<Sorted>> {
+        if self.runs.is_none() && self.pending_rows == 0 {
+            return Ok(None);
+        }
+        let mut done = Sorted::default();
+        let mut out = Groups::new(self.path.clone(), self.row_group_rows);
+        match self.runs.take() {
+            None => {
+                let run = self.take_run()?;
+                let run = sort_frame(run).map_err(|e| Error::warehouse(&self.path, e))?;
+                out.push(run, &mut done)?;
+            }
+            Some(mut runs) => {
+                if self.pending_rows > 0 {
+                    let run = self.take_run()?;
+                    runs = runs.send(run, (self.tmp)(self.shipped))?;
+                }
+                let files = runs.finish()?;
+                let per_read = self.merge_buffer_rows / files.len().max(1) / self.run_group_rows;
+                merge(&files, per_read, &mut out, &mut done)?;
+                for f in &files {
+                    std::fs::remove_file(f).map_err(|e| Error::io(f, e))?;
+                }
+            }
+        }
+        out.finish(&mut done)?;
+        Ok(Some(done))
+    }
 }
 
-/// Hands the heap's free pages back to the system. glibc keeps what a bucket's rows occupied
-/// (in the arena of whichever thread freed them) for reuse, and the next bucket, read and
+/// A thread that sorts runs and writes each to its temporary file.
+struct RunWriter {
+    runs: crossbeam_channel::Sender<(DataFrame, PathBuf)>,
+    thread: std::thread::JoinHandle<Result<Vec<PathBuf>>>,
+}
+
+impl RunWriter {
+    fn start(group_rows: usize) -> RunWriter {
+        // A run is handed over only once the previous one is written: memory stays at the run
+        // being written and the one being filled.
+        let (runs, rx) = crossbeam_channel::bounded::<(DataFrame, PathBuf)>(0);
+        let thread = std::thread::spawn(move || -> Result<Vec<PathBuf>> {
+            let mut written = Vec::new();
+            for (run, path) in rx {
+                let mut run = sort_frame(run).map_err(|e| Error::warehouse(&path, e))?;
+                parquet_writer(&path)?
+                    .with_compression(ParquetCompression::Lz4Raw)
+                    .with_row_group_size(Some(group_rows))
+                    .finish(&mut run)
+                    .map_err(|e| Error::warehouse(&path, e))?;
+                drop(run);
+                written.push(path);
+                give_back_free_memory();
+            }
+            Ok(written)
+        });
+        RunWriter { runs, thread }
+    }
+
+    /// Sends a run; a writer that stopped gives its error.
+    fn send(self, run: DataFrame, path: PathBuf) -> Result<RunWriter> {
+        match self.runs.send((run, path.clone())) {
+            Ok(()) => Ok(self),
+            Err(_) => Err(self.finish().err().unwrap_or_else(|| {
+                Error::warehouse(path, "internal: the run writer stopped early")
+            })),
+        }
+    }
+
+    /// The run files, once all are written.
+    fn finish(self) -> Result<Vec<PathBuf>> {
+        drop(self.runs);
+        self.thread
+            .join()
+            .map_err(|_| Error::warehouse("sorted runs", "internal: the run writer panicked"))?
+    }
+}
+
+/// A sorted run file, read a few row groups at a time.
+struct Run {
+    path: PathBuf,
+    /// Rows of each row group not read yet, in file order.
+    groups: std::collections::VecDeque<usize>,
+    offset: usize,
+    /// Row groups read at a time.
+    per_read: usize,
+    /// The rows read and not yet taken: `buf`'s rows from `pos` on.
+    buf: DataFrame,
+    keys: Vec<i64>,
+    pos: usize,
+}
+
+impl Run {
+    fn open(path: &Path, per_read: usize) -> Result<Run> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let groups = ParquetReader::new(file)
+            .get_metadata()
+            .map_err(|e| Error::warehouse(path, e))?
+            .row_groups
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        Ok(Run {
+            path: path.to_path_buf(),
+            groups,
+            offset: 0,
+            per_read: per_read.max(1),
+            buf: DataFrame::empty(),
+            keys: Vec::new(),
+            pos: 0,
+        })
+    }
+
+    /// More rows to read from the file.
+    fn more(&self) -> bool {
+        !self.groups.is_empty()
+    }
+
+    /// Rows read and not yet taken.
+    fn left(&self) -> usize {
+        self.keys.len() - self.pos
+    }
+
+    /// The last key read: no row still in the file has a lower one.
+    fn last(&self) -> i64 {
+        self.keys.last().copied().unwrap_or(i64::MIN)
+    }
+
+    /// Reads the next row groups, after the rows not yet taken.
+    fn read(&mut self) -> Result<()> {
+        let k = self.per_read.min(self.groups.len());
+        let rows: usize = self.groups.drain(..k).sum();
+        let err = |e| Error::warehouse(&self.path, e);
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let next = ParquetReader::new(file)
+            .with_slice(Some((self.offset, rows)))
+            .finish()
+            .map_err(err)?;
+        self.offset += rows;
+        let mut buf = self.buf.slice(self.pos as i64, self.left());
+        if buf.height() == 0 {
+            buf = next;
+        } else {
+            buf.vstack_mut_owned(next).map_err(err)?;
+        }
+        self.keys = customer_keys(&buf).map_err(err)?;
+        self.buf = buf;
+        self.pos = 0;
+        Ok(())
+    }
+
+    /// Takes the rows read whose key is below `bound` (all, for none).
+    fn take_below(&mut self, bound: Option<i64>) -> DataFrame {
+        let end = match bound {
+            Some(b) => self.pos + self.keys[self.pos..].partition_point(|k| *k < b),
+            None => self.keys.len(),
+        };
+        let part = self.buf.slice(self.pos as i64, end - self.pos);
+        self.pos = end;
+        part
+    }
+}
+
+/// Merges sorted run files (in load order), read `per_read` row groups at a time, into `out`:
+/// a row of an earlier run comes before a row of a later one with the same keys.
+fn merge(files: &[PathBuf], per_read: usize, out: &mut Groups, done: &mut Sorted) -> Result<()> {
+    let mut runs = files
+        .iter()
+        .map(|f| Run::open(f, per_read))
+        .collect::<Result<Vec<_>>>()?;
+    loop {
+        runs.retain(|r| r.left() > 0 || r.more());
+        if runs.is_empty() {
+            return Ok(());
+        }
+        for r in runs.iter_mut().filter(|r| r.left() == 0) {
+            r.read()?;
+        }
+        // Every row below the least last key of the runs still being read has been read.
+        let bound = runs.iter().filter(|r| r.more()).map(Run::last).min();
+        let pieces: Vec<DataFrame> = runs
+            .iter_mut()
+            .map(|r| r.take_below(bound))
+            .filter(|p| p.height() > 0)
+            .collect();
+        if pieces.is_empty() {
+            // The rows left all belong to customers that go on past what the runs at the bound
+            // have read: read more of those.
+            for r in runs
+                .iter_mut()
+                .filter(|r| r.more() && Some(r.last()) == bound)
+            {
+                r.read()?;
+            }
+            continue;
+        }
+        let piece = concat(pieces)
+            .and_then(sort_frame)
+            .map_err(|e| Error::warehouse(&out.path, e))?;
+        out.push(piece, done)?;
+    }
+}
+
+/// Sorted rows on their way into the file, cut into row groups that end where a customer ends
+/// (a customer of more rows than a row group aside), so that a range of customers reads whole
+/// row groups.
+struct Groups {
+    path: PathBuf,
+    writer: Option<RowGroupWriter>,
+    rows: usize,
+    /// Sorted rows not yet in a row group; they end where a customer ends.
+    pending: Vec<DataFrame>,
+    pending_rows: usize,
+}
+
+impl Groups {
+    fn new(path: PathBuf, rows: usize) -> Groups {
+        Groups {
+            writer: Some(RowGroupWriter::start(path.clone())),
+            path,
+            rows,
+            pending: Vec::new(),
+            pending_rows: 0,
+        }
+    }
+
+    /// The next sorted rows: each of their customer keys above any pushed before.
+    fn push(&mut self, sorted: DataFrame, done: &mut Sorted) -> Result<()> {
+        self.pending_rows += sorted.height();
+        self.pending.push(sorted);
+        if self.pending_rows >= self.rows {
+            self.cut(false, done)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, done: &mut Sorted) -> Result<()> {
+        self.cut(true, done)?;
+        self.writer.take().expect("writer").finish()
+    }
+
+    /// Writes the pending rows as row groups, keeping back the rows after the last full one
+    /// unless `last`.
+    fn cut(&mut self, last: bool, done: &mut Sorted) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let err = |e| Error::warehouse(&self.path, e);
+        let df = concat(std::mem::take(&mut self.pending)).map_err(err)?;
+        let keys = customer_keys(&df).map_err(err)?;
+        let n = df.height();
+        let mut start = 0;
+        while start < n && (last || n - start >= self.rows) {
+            let mut end = (start + self.rows).min(n);
+            if end < n {
+                let mut at = end;
+                while at > start + 1 && keys[at] == keys[at - 1] {
+                    at -= 1;
+                }
+                if keys[at] != keys[at - 1] {
+                    end = at;
+                }
+            }
+            let group = df.slice(start as i64, end - start);
+            done.add_row_group(&group).map_err(err)?;
+            let writer = self.writer.take().expect("writer");
+            self.writer = Some(writer.send(group)?);
+            start = end;
+        }
+        self.pending_rows = n - start;
+        if start < n {
+            self.pending.push(df.slice(start as i64, n - start));
+        }
+        Ok(())
+    }
+}
+
+/// Hands the heap's free pages back to the system. glibc keeps what a run's rows occupied
+/// (in the arena of whichever thread freed them) for reuse, and the next run, read and
 /// sorted on other threads, takes fresh pages instead: at 10M lines the sort's peak was 1 GB of
 /// such free memory (MALLOC_TRIM_THRESHOLD_=0 showed it, at 40% more time).
 fn give_back_free_memory() {
@@ -188,61 +483,9 @@ impl Sorted {
     }
 }
 
-/// Sorts `df` (read from `source`) and sends it to `out` in row groups of `row_group_rows`;
-/// records each row group's key range and the latest time in `done`.
-fn sorted_into(
-    mut out: RowGroupWriter,
-    df: DataFrame,
-    row_group_rows: usize,
-    source: &Path,
-    done: &mut Sorted,
-) -> Result<RowGroupWriter> {
-    let options = SortMultipleOptions::default().with_maintain_order(true);
-    let unsorted = df;
-    let df = unsorted
-        .sort(SORT_KEYS, options)
-        .map_err(|e| Error::warehouse(source, e))?;
-    // The rows in their first order are no longer needed (shadowing would keep them).
-    drop(unsorted);
-    let keys = df
-        .column(SORT_KEYS[0])
-        .and_then(|c| c.i64().map(|c| c.rechunk().into_owned()))
-        .map_err(|e| Error::warehouse(source, e))?;
-    let key = |i: usize| keys.get(i).unwrap_or(0);
-    let n = df.height();
-    let mut start = 0;
-    while start < n {
-        // End the row group where a customer ends (a customer of more rows than a row group
-        // aside), so that a range of customers reads whole row groups.
-        let mut end = (start + row_group_rows).min(n);
-        if end < n {
-            let mut at = end;
-            while at > start + 1 && key(at) == key(at - 1) {
-                at -= 1;
-            }
-            if key(at) != key(at - 1) {
-                end = at;
-            }
-        }
-        let group = df.slice(start as i64, end - start);
-        done.add_row_group(&group)
-            .map_err(|e| Error::warehouse(source, e))?;
-        out = out.send(group)?;
-        start = end;
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(path: &Path, df: &mut DataFrame) {
-        ParquetWriter::new(File::create(path).unwrap())
-            .with_row_group_size(Some(1000))
-            .finish(df)
-            .unwrap();
-    }
 
     fn read(path: &Path) -> DataFrame {
         ParquetReader::new(File::open(path).unwrap())
@@ -250,12 +493,13 @@ mod tests {
             .unwrap()
     }
 
-    /// Sorted in one piece or through many buckets, the file holds the same rows in key order,
-    /// rows of equal keys in their first order, and a customer larger than a bucket whole.
+    /// Sorted as one run or merged from many, the file holds the same rows in key order, rows
+    /// of equal keys in the order they were pushed, and a customer larger than a run or a piece
+    /// of the merge whole.
     #[test]
-    fn a_load_sorted_through_buckets_keeps_every_row_in_key_order() {
+    fn a_load_sorted_through_runs_keeps_every_row_in_key_order() {
         let n = 20_000usize;
-        // Customer 7 alone has 3,000 rows: more than a bucket.
+        // Customer 7 alone has 3,000 rows: more than a run.
         let customer: Vec<i64> = (0..n)
             .map(|i| {
                 if i % 5 == 0 && i < 15_000 {
@@ -268,7 +512,7 @@ mod tests {
         let order: Vec<i64> = (0..n).map(|i| ((i * 104_729) % 13) as i64 - 6).collect();
         let seq: Vec<i64> = (0..n as i64).collect();
         let text: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
-        let mut df = DataFrame::new(
+        let df = DataFrame::new(
             n,
             vec![
                 Series::new("transaction_id".into(), &text).into_column(),
@@ -279,12 +523,24 @@ mod tests {
         )
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let unsorted = dir.path().join("u.parquet");
-        write(&unsorted, &mut df);
-        for bucket_rows in [n, 2_500, 1_000] {
-            let out = dir.path().join(format!("s{bucket_rows}.parquet"));
-            let tmp = |i: usize| dir.path().join(format!("b{bucket_rows}-{i}.parquet"));
-            let done = sort_file(&unsorted, out.clone(), 777, bucket_rows, &tmp).unwrap();
+        // (rows per run, per row group of a run file, held by the merge; rows pushed at a time)
+        let sizes = [
+            (n, 1 << 14, 1 << 20, 4096),
+            (2_500, 1 << 14, 1 << 20, 1000),
+            (2_500, 100, 1_000, 1000),
+            (1_000, 50, 100, 777),
+            (100, 16, 16, 64),
+        ];
+        for (k, (run_rows, group_rows, held, batch)) in sizes.into_iter().enumerate() {
+            let out = dir.path().join(format!("s{k}.parquet"));
+            let tmp = |i: usize| dir.path().join(format!("r{k}-{i}.parquet"));
+            let mut w = SortedWriter::new(out.clone(), run_rows, 777, tmp)
+                .with_merge_sizes(group_rows, held);
+            for start in (0..n).step_by(batch) {
+                w.push(df.slice(start as i64, batch.min(n - start)))
+                    .unwrap();
+            }
+            let done = w.finish().unwrap().expect("rows written");
             // Row groups hold whole customers but customer 7 (3,000 rows), and say so.
             for pair in done.row_group_keys.windows(2) {
                 assert!(pair[0].1 < pair[1].0 || pair[0].1 == 7, "{pair:?}");
@@ -297,6 +553,7 @@ mod tests {
             let mut seen = vec![false; n];
             for i in 0..n {
                 let key = (c.get(i).unwrap(), o.get(i).unwrap(), q.get(i).unwrap());
+                assert!(!seen[key.2 as usize], "row {} twice", key.2);
                 seen[key.2 as usize] = true;
                 assert_eq!(customer[key.2 as usize], key.0);
                 assert_eq!(order[key.2 as usize], key.1);
@@ -308,14 +565,26 @@ mod tests {
                     );
                     assert!(
                         prev < key,
-                        "rows {} and {i} out of order: {prev:?} {key:?}",
+                        "runs of {run_rows}: rows {} and {i} out of order: {prev:?} {key:?}",
                         i - 1
                     );
                 }
             }
             assert!(seen.iter().all(|s| *s), "a row went missing");
-            // Temporary bucket files are gone.
+            let groups: usize = done.row_group_keys.len();
+            assert!(groups >= n / 777 / 2, "{groups} row groups");
+            // Temporary run files are gone.
             assert!(!tmp(0).exists());
         }
+    }
+
+    /// A load without rows writes no file.
+    #[test]
+    fn a_load_without_rows_writes_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("s.parquet");
+        let w = SortedWriter::new(out.clone(), 10, 5, |i| dir.path().join(format!("r{i}")));
+        assert!(w.finish().unwrap().is_none());
+        assert!(!out.exists());
     }
 }

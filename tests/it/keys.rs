@@ -216,12 +216,12 @@ fn a_warehouse_from_before_the_keys_is_refused_then_upgraded_by_ingest_with_the_
     );
 }
 
-/// `crm args` (an ingest) with the load sorted in buckets of `rows` rows: a row group or more
-/// per bucket, as a load of millions of lines has.
-fn ingest_in_buckets(sb: &Sandbox, args: &[&str], rows: &str) {
+/// `crm args` (an ingest) with the load sorted in runs of `rows` rows (row groups of a quarter
+/// of that): many runs merged and many row groups, as a load of millions of lines has.
+fn ingest_in_runs(sb: &Sandbox, args: &[&str], rows: &str) {
     let out = sb
         .cmd(args)
-        .env("CRM_SORT_BUCKET_ROWS", rows)
+        .env("CRM_SORT_RUN_ROWS", rows)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", describe(args, &out));
@@ -239,7 +239,7 @@ fn row_group_keys(manifest: &serde_json::Value) -> Vec<(i64, i64)> {
 }
 
 /// The RFM and the cohort matrix over sorted files, computed as one range of customers (one row
-/// group), as several ranges side by side (a load sorted in small buckets: many row groups),
+/// group), as several ranges side by side (a load sorted in small runs: many row groups),
 /// and over the same rows without the promise of order, give the same answers.
 #[test]
 fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
@@ -273,12 +273,12 @@ fn rfm_over_sorted_files_equals_rfm_over_the_same_rows_unordered() {
     assert!(cohorts_hashed.lines().count() > 10);
     assert!(cohorts_one_range == cohorts_hashed, "cohorts differ");
 
-    // The same exports sorted in buckets of 500 rows: a row group per bucket, each holding
+    // The same exports sorted in runs of 500 rows: row groups of about 125 rows, each holding
     // whole customers, in key order.
     let small = Sandbox::new();
     let cfg = small.with_sample();
     let cfg = cfg.to_str().unwrap();
-    ingest_in_buckets(&small, &["ingest", "--config", cfg], "500");
+    ingest_in_runs(&small, &["ingest", "--config", cfg], "500");
     let groups = row_group_keys(&manifest(&small.path("target/sample-warehouse")));
     assert!(groups.len() > 10, "{} row groups", groups.len());
     for pair in groups.windows(2) {
@@ -314,9 +314,9 @@ fn rfm_over_two_sorted_loads_counts_a_customer_of_both_once() {
         "transaction_id,customer_id,ts,amount,order_id\n\
          t4,c3,2024-02-01,5,o4\nt5,c1,2024-02-02,7,o5\nt6,c1,2024-02-03,8,o6\nt7,c2,2024-02-04,1,o7\n",
     );
-    // Buckets of two rows: row groups (c1 c2) (c3) and (c1 c1) (c2 c3); a range of customers
-    // reads row groups of both files, merged, and some only in part.
-    ingest_in_buckets(&sb, &["ingest"], "2");
+    // Runs of two rows and row groups of one row (c1's two rows of the second file in two); a
+    // range of customers reads row groups of both files, merged, and some only in part.
+    ingest_in_runs(&sb, &["ingest"], "2");
     let m = manifest(&sb.path("wh"));
     assert_eq!(transaction_files(&m), 2);
     assert!(row_group_keys(&m).len() >= 4);
@@ -361,7 +361,7 @@ fn ingest_records_the_key_ranges_and_latest_time_of_older_sorted_loads() {
     let sb = Sandbox::new();
     let cfg = sb.with_sample();
     let cfg = cfg.to_str().unwrap();
-    ingest_in_buckets(&sb, &["ingest", "--config", cfg], "500");
+    ingest_in_runs(&sb, &["ingest", "--config", cfg], "500");
     let wh = sb.path("target/sample-warehouse");
     let recorded = manifest(&wh);
     let facts = |m: &serde_json::Value| {
