@@ -13,7 +13,6 @@
 //! that depend on the records before.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
@@ -22,6 +21,7 @@ use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
 
 use super::keys::{CustomerKeys, add_keys};
+use super::parquet;
 use super::schema::{self, ColumnSpec, Kind, TimeFormats, Value};
 use super::sort::{self, Sorted, SortedWriter};
 use crate::config::Table;
@@ -560,22 +560,20 @@ impl RowGroupWriter {
         let file = path.clone();
         let thread = std::thread::spawn(move || -> Result<()> {
             let path = file;
-            let mut writer: Option<polars::io::parquet::write::BatchedWriter<File>> = None;
+            let mut writer: Option<parquet::Writer> = None;
             for mut group in rx {
-                group.rechunk_mut_par();
                 let w = match &mut writer {
                     Some(w) => w,
-                    None => writer.insert(
-                        super::parquet_writer(&path)?
-                            .batched(group.schema())
-                            .map_err(|e| Error::warehouse(&path, e))?,
-                    ),
+                    None => writer.insert(parquet::Writer::create(
+                        &path,
+                        group.schema(),
+                        parquet::Purpose::Warehouse,
+                    )?),
                 };
-                w.write_batch(&group)
-                    .map_err(|e| Error::warehouse(&path, e))?;
+                w.write(&mut group)?;
             }
             if let Some(w) = writer {
-                w.finish().map_err(|e| Error::warehouse(&path, e))?;
+                w.finish()?;
             }
             Ok(())
         });

@@ -3,6 +3,7 @@
 
 pub mod keys;
 pub mod load;
+pub mod parquet;
 pub mod schema;
 pub mod sort;
 pub mod source;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::load::RowGroupWriter;
-use super::parquet_writer;
+use super::parquet::{Purpose, Writer};
 use crate::error::{Error, Result};
 
 /// The order of every transactions file the load writes.
@@ -213,12 +213,12 @@ impl RunWriter {
         let thread = std::thread::spawn(move || -> Result<Vec<PathBuf>> {
             let mut written = Vec::new();
             for (run, path) in rx {
-                let mut run = sort_frame(run).map_err(|e| Error::warehouse(&path, e))?;
-                parquet_writer(&path)?
-                    .with_compression(ParquetCompression::Lz4Raw)
-                    .with_row_group_size(Some(group_rows))
-                    .finish(&mut run)
-                    .map_err(|e| Error::warehouse(&path, e))?;
+                let run = sort_frame(run).map_err(|e| Error::warehouse(&path, e))?;
+                let mut w = Writer::create(&path, run.schema(), Purpose::Scratch)?;
+                for start in (0..run.height()).step_by(group_rows) {
+                    w.write(&mut run.slice(start as i64, group_rows))?;
+                }
+                w.finish()?;
                 drop(run);
                 written.push(path);
                 give_back_free_memory();
