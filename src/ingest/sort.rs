@@ -54,11 +54,25 @@ const RUN_GROUP_ROWS: usize = 1 << 14;
 const MERGE_BUFFER_ROWS: usize = 1 << 20;
 
 /// Sorts rows, a customer's rows of equal order key in the order they came (a stable sort).
+///
+/// The permutation is sorted here as (customer, order, row) triples rather than by polars'
+/// multi-column sort, which compares through its chunked columns row by row (7% of a 10M-line
+/// load's CPU, perf). A missing key sorts first, as polars puts nulls.
 fn sort_frame(df: DataFrame) -> PolarsResult<DataFrame> {
-    df.sort(
-        SORT_KEYS,
-        SortMultipleOptions::default().with_maintain_order(true),
-    )
+    let customers = df.column(SORT_KEYS[0])?.i64()?;
+    let orders = df.column(SORT_KEYS[1])?.i64()?;
+    let mut rows: Vec<(i64, i64, IdxSize)> = customers
+        .iter()
+        .zip(orders.iter())
+        .enumerate()
+        .map(|(i, (c, o))| (c.unwrap_or(i64::MIN), o.unwrap_or(i64::MIN), i as IdxSize))
+        .collect();
+    if rows.is_sorted() {
+        return Ok(df);
+    }
+    rows.sort_unstable();
+    let order = IdxCa::from_vec("".into(), rows.into_iter().map(|r| r.2).collect());
+    df.take(&order)
 }
 
 /// Frames one after the other (an empty frame for none).
@@ -71,13 +85,13 @@ fn concat(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     Ok(all)
 }
 
-/// The customer keys of a frame, as a vector (a missing key counts as 0, as the engine does).
+/// The customer keys of a frame, as a vector (a missing key first, as [`sort_frame`] puts it).
 fn customer_keys(df: &DataFrame) -> PolarsResult<Vec<i64>> {
     Ok(df
         .column(SORT_KEYS[0])?
         .i64()?
         .iter()
-        .map(|k| k.unwrap_or(0))
+        .map(|k| k.unwrap_or(i64::MIN))
         .collect())
 }
 
