@@ -15,9 +15,11 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use polars_parquet::write::{
-    CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions,
-    row_group_iter, to_parquet_schema,
+    CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding, FileWriter,
+    StatisticsOptions, Version, WriteOptions, array_to_columns, compress,
+    fallible_streaming_iterator, to_parquet_schema,
 };
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -98,12 +100,32 @@ impl Writer {
         let err = |e: PolarsError| Error::warehouse(&self.path, e);
         for batch in df.iter_chunks(CompatLevel::newest(), false) {
             let rows = batch.len() as u64;
-            let group = row_group_iter(
-                batch,
-                self.encodings.clone(),
-                self.fields.clone(),
-                self.options,
-            );
+            // Each column encoded and compressed on its own core (polars' writer encodes in
+            // parallel but compresses as it writes, on one), then written in order.
+            let options = self.options;
+            let columns: Vec<Vec<CompressedPage>> = batch
+                .columns()
+                .par_iter()
+                .zip(self.fields.par_iter())
+                .zip(self.encodings.par_iter())
+                .map(
+                    |((array, field), encoding)| -> PolarsResult<Vec<CompressedPage>> {
+                        let mut pages = Vec::new();
+                        for leaf in array_to_columns(array, field.clone(), options, encoding)? {
+                            for page in leaf {
+                                pages.push(compress(page?, Vec::new(), options.compression)?);
+                            }
+                        }
+                        Ok(pages)
+                    },
+                )
+                .collect::<PolarsResult<_>>()
+                .map_err(err)?;
+            let group = DynIter::new(columns.iter().map(|pages| {
+                Ok(DynStreamingIterator::new(
+                    fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok)),
+                ))
+            }));
             self.file.write(rows, group).map_err(err)?;
         }
         Ok(())
