@@ -27,7 +27,7 @@ pub const KEYED: [Table; 3] = [Table::Customers, Table::Transactions, Table::Int
 
 /// A warehouse written before the keys (format 1) that holds rows without them.
 pub fn lacks_keys(wh: &crate::warehouse::Warehouse) -> bool {
-    wh.manifest.format < crate::warehouse::FORMAT
+    wh.manifest.format < crate::warehouse::KEYS_FORMAT
         && KEYED.iter().any(|t| !wh.table_files(t.name()).is_empty())
 }
 

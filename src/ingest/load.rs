@@ -26,7 +26,7 @@ use super::schema::{self, ColumnSpec, Kind, TimeFormats, Value};
 use super::sort::{self, Sorted, SortedWriter};
 use crate::config::Table;
 use crate::error::{Error, Result};
-use crate::warehouse::FileStats;
+use crate::warehouse::{FileStats, RecordHash};
 
 /// An id as the load remembers it: its 128-bit xxh3 hash. Ten million ids cost 24 bytes each
 /// instead of a `String` each; two different ids share a key with a probability of about
@@ -204,6 +204,8 @@ pub struct Spec<'a> {
     pub mapping: &'a std::collections::BTreeMap<String, String>,
     pub formats: TimeFormats,
     pub pseudonymizer: Option<&'a Pseudonymizer>,
+    /// How the warehouse hashes a record's content.
+    pub record_hash: RecordHash,
 }
 
 impl Spec<'_> {
@@ -421,11 +423,12 @@ impl<'a> RowParser<'a> {
         if let Some(a) = &attributes {
             b.text.push_str(a);
         }
-        let content = blake3::hash(b.text.as_bytes());
         let row = b.record_hash.len();
+        let record_hash = self.spec.record_hash.of(b.text.as_bytes());
         match &values[self.id_pos] {
             Value::Str(id) => b.keys.push(IdKey::of(id)),
             _ => {
+                let content = blake3::hash(b.text.as_bytes());
                 // DATA-CONTRACT.md: a stable hash of the record's content and its occurrence
                 // number among identical records of the export, so re-loading under any file
                 // name gives the same ids. Counted here within the batch; the merger adds the
@@ -452,7 +455,7 @@ impl<'a> RowParser<'a> {
             col.push(v);
         }
         b.attributes.push(attributes);
-        b.record_hash.push(hash64(content.as_bytes()));
+        b.record_hash.push(record_hash);
         b.source_record.push(number as i64);
         if let Raws::Stored(raws) = &mut b.raws {
             raws.push(self.raw_text(fields, plain));

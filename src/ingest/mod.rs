@@ -118,6 +118,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                     },
                 ),
                 pseudonymizer: pseudonymizer.as_ref(),
+                record_hash: wh.manifest.record_hash,
             };
             // Appended tables stream into their file as they are read (memory: a row group);
             // transactions are sorted by customer on the way (sort.rs).

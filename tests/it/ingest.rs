@@ -139,6 +139,55 @@ fn second_ingest_of_the_same_exports_changes_nothing() {
     }
 }
 
+/// A new warehouse hashes records with xxh3; one started by an older build (format 2, no
+/// `record_hash` in its manifest) keeps blake3, so that its stored hashes still match: the same
+/// exports loaded again are duplicates, not changed records.
+#[test]
+fn a_warehouse_keeps_the_record_hash_it_started_with() {
+    let hashes = |sb: &Sandbox, cfg: &std::path::Path| {
+        sb.csv(
+            cfg,
+            "select transaction_id, record_hash from transactions order by transaction_id limit 20",
+            &[],
+        )
+    };
+    let new = Sandbox::new();
+    let cfg = new.with_sample();
+    new.ok(&["ingest", "--config", cfg.to_str().unwrap()]);
+    let m = manifest(&new.path("target/sample-warehouse"));
+    assert_eq!(m["record_hash"], "xxh3");
+    assert_eq!(m["format"], 3);
+    let new_hashes = hashes(&new, &cfg);
+
+    let old = Sandbox::new();
+    let cfg = old.with_sample();
+    old.write(
+        "target/sample-warehouse/manifest.json",
+        r#"{"format": 2, "version": 0, "updated_at": "", "tables": {}, "sources": {}, "loads": []}"#,
+    );
+    let c = cfg.to_str().unwrap();
+    old.ok(&["ingest", "--config", c]);
+    let wh = old.path("target/sample-warehouse");
+    let before = manifest(&wh);
+    assert_eq!(before["record_hash"], "blake3");
+    let old_hashes = hashes(&old, &cfg);
+    assert_eq!(old_hashes.len(), 21);
+    for (n, o) in new_hashes[1..].iter().zip(&old_hashes[1..]) {
+        assert_eq!(n[0], o[0]);
+        assert_ne!(
+            n[1], o[1],
+            "the same hash for {} under both functions",
+            n[0]
+        );
+    }
+    let out = old.ok(&["ingest", "--config", c, "--force"]);
+    assert!(
+        out.contains("nothing new: warehouse unchanged at version 1"),
+        "{out}"
+    );
+    assert_eq!(manifest(&wh), before);
+}
+
 #[test]
 fn an_interrupted_load_leaves_the_previous_warehouse_whole_and_the_next_run_cleans_up() {
     let sb = Sandbox::new();

@@ -195,7 +195,7 @@ fn a_warehouse_from_before_the_keys_is_refused_then_upgraded_by_ingest_with_the_
     assert!(out.contains("upgraded the warehouse"), "{out}");
     assert!(out.contains("nothing new"), "{out}");
     let m = manifest(&wh);
-    assert_eq!(m["format"], 2);
+    assert_eq!(m["format"], 3);
     assert_eq!(m["tables"]["transactions"]["rows"], rows_before);
     assert_keys_consistent(&sb, Path::new(cfg), &ALL_TABLES);
     assert_eq!(sb.ok(&["rfm", "--config", cfg, "--format", "csv"]), rfm);
