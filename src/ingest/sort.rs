@@ -53,12 +53,13 @@ const RUN_GROUP_ROWS: usize = 1 << 14;
 /// Rows the merge holds of all runs together, about (at least a row group of each).
 const MERGE_BUFFER_ROWS: usize = 1 << 20;
 
-/// Sorts rows, a customer's rows of equal order key in the order they came (a stable sort).
+/// The order of `df`'s rows sorted, a customer's rows of equal order key in the order they
+/// came (a stable sort); `None` if they are in order already.
 ///
 /// The permutation is sorted here as (customer, order, row) triples rather than by polars'
 /// multi-column sort, which compares through its chunked columns row by row (7% of a 10M-line
 /// load's CPU, perf). A missing key sorts first, as polars puts nulls.
-fn sort_frame(df: DataFrame) -> PolarsResult<DataFrame> {
+fn sorted_order(df: &DataFrame) -> PolarsResult<Option<Vec<IdxSize>>> {
     let customers = df.column(SORT_KEYS[0])?.i64()?;
     let orders = df.column(SORT_KEYS[1])?.i64()?;
     let mut rows: Vec<(i64, i64, IdxSize)> = customers
@@ -68,11 +69,40 @@ fn sort_frame(df: DataFrame) -> PolarsResult<DataFrame> {
         .map(|(i, (c, o))| (c.unwrap_or(i64::MIN), o.unwrap_or(i64::MIN), i as IdxSize))
         .collect();
     if rows.is_sorted() {
-        return Ok(df);
+        return Ok(None);
     }
     rows.sort_unstable();
-    let order = IdxCa::from_vec("".into(), rows.into_iter().map(|r| r.2).collect());
-    df.take(&order)
+    Ok(Some(rows.into_iter().map(|r| r.2).collect()))
+}
+
+/// `df`'s rows sorted (see [`sorted_order`]), handed to `f` in pieces of `rows` rows: the
+/// sorted copy is never held whole beside `df`.
+fn sorted_pieces(
+    df: &DataFrame,
+    rows: usize,
+    mut f: impl FnMut(DataFrame) -> Result<()>,
+    err: impl Fn(PolarsError) -> Error,
+) -> Result<()> {
+    let order = sorted_order(df).map_err(&err)?;
+    for start in (0..df.height()).step_by(rows.max(1)) {
+        let end = (start + rows).min(df.height());
+        let piece = match &order {
+            None => df.slice(start as i64, end - start),
+            Some(order) => df
+                .take(&IdxCa::from_vec("".into(), order[start..end].to_vec()))
+                .map_err(&err)?,
+        };
+        f(piece)?;
+    }
+    Ok(())
+}
+
+/// `df`'s rows sorted (see [`sorted_order`]).
+fn sort_frame(df: DataFrame) -> PolarsResult<DataFrame> {
+    match sorted_order(&df)? {
+        None => Ok(df),
+        Some(order) => df.take(&IdxCa::from_vec("".into(), order)),
+    }
 }
 
 /// Frames one after the other (an empty frame for none).
@@ -192,8 +222,8 @@ impl<'a> SortedWriter<'a> {
         match self.runs.take() {
             None => {
                 let run = self.take_run()?;
-                let run = sort_frame(run).map_err(|e| Error::warehouse(&self.path, e))?;
-                out.push(run, &mut done)?;
+                let err = |e| Error::warehouse(&self.path, e);
+                sorted_pieces(&run, self.row_group_rows, |p| out.push(p, &mut done), err)?;
             }
             Some(mut runs) => {
                 if self.pending_rows > 0 {
@@ -222,16 +252,14 @@ struct RunWriter {
 impl RunWriter {
     fn start(group_rows: usize) -> RunWriter {
         // A run is handed over only once the previous one is written: memory stays at the run
-        // being written and the one being filled.
+        // being written (and a row group of it sorted) and the one being filled.
         let (runs, rx) = crossbeam_channel::bounded::<(DataFrame, PathBuf)>(0);
         let thread = std::thread::spawn(move || -> Result<Vec<PathBuf>> {
             let mut written = Vec::new();
             for (run, path) in rx {
-                let run = sort_frame(run).map_err(|e| Error::warehouse(&path, e))?;
                 let mut w = Writer::create(&path, run.schema(), Purpose::Scratch)?;
-                for start in (0..run.height()).step_by(group_rows) {
-                    w.write(&mut run.slice(start as i64, group_rows))?;
-                }
+                let err = |e| Error::warehouse(&path, e);
+                sorted_pieces(&run, group_rows, |mut p| w.write(&mut p), err)?;
                 w.finish()?;
                 drop(run);
                 written.push(path);
