@@ -14,6 +14,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use polars::series::IsSorted;
 
 use super::load::RowGroupWriter;
 use super::parquet::{Purpose, Writer};
@@ -75,6 +76,36 @@ fn sorted_order(df: &DataFrame) -> PolarsResult<Option<Vec<IdxSize>>> {
     Ok(Some(rows.into_iter().map(|r| r.2).collect()))
 }
 
+/// Where each row of `df` lies: its chunk and its row in the chunk, for gathering rows from
+/// the chunks as they are. A frame whose columns are cut into chunks at different rows (or held
+/// as one value) is made one chunk per column first.
+fn chunk_ids(df: &mut DataFrame) -> Vec<ChunkId> {
+    let as_chunks = df.columns().iter().all(|c| c.as_series().is_some()) && !df.should_rechunk();
+    let lengths: Vec<usize> = match df.columns().first().and_then(Column::as_series) {
+        Some(s) if as_chunks => s.chunk_lengths().collect(),
+        _ => {
+            df.rechunk_mut_par();
+            vec![df.height()]
+        }
+    };
+    let mut ids = Vec::with_capacity(df.height());
+    for (chunk, &len) in lengths.iter().enumerate() {
+        ids.extend((0..len).map(|row| ChunkId::store(chunk as IdxSize, row as IdxSize)));
+    }
+    ids
+}
+
+/// The rows of `df` at `order` (row numbers of the whole frame), gathered from `df`'s chunks
+/// as they are with `ids` from [`chunk_ids`]: no copy of the frame into one chunk first
+/// (polars gathers strings from several chunks value by value, copying their bytes; gathered by
+/// chunk id they keep their views).
+fn gather(df: &DataFrame, ids: &[ChunkId], order: &[IdxSize]) -> DataFrame {
+    let by: Vec<ChunkId> = order.iter().map(|&r| ids[r as usize]).collect();
+    // SAFETY: every row number in `order` is below `df.height()` (it comes from
+    // `sorted_order(df)`), and `ids` places each of them in `df`'s chunks (`chunk_ids(df)`).
+    unsafe { df._take_chunked_unchecked_hor_par(&by, IsSorted::Not) }
+}
+
 /// `df`'s rows sorted (see [`sorted_order`]), handed to `f` in pieces of `rows` rows: the
 /// sorted copy is never held whole beside `df`.
 fn sorted_pieces(
@@ -83,19 +114,16 @@ fn sorted_pieces(
     mut f: impl FnMut(DataFrame) -> Result<()>,
     err: impl Fn(PolarsError) -> Error,
 ) -> Result<()> {
-    // One chunk per column first: polars gathers the strings of a column of several chunks
-    // value by value, copying their bytes (a ninth of a load's CPU, perf), and those of one
-    // chunk by their views.
-    df.rechunk_mut_par();
-    let df = &df;
-    let order = sorted_order(df).map_err(&err)?;
+    let order = sorted_order(&df).map_err(&err)?;
+    let ids = match &order {
+        Some(_) => chunk_ids(&mut df),
+        None => Vec::new(),
+    };
     for start in (0..df.height()).step_by(rows.max(1)) {
         let end = (start + rows).min(df.height());
         let piece = match &order {
             None => df.slice(start as i64, end - start),
-            Some(order) => df
-                .take(&IdxCa::from_vec("".into(), order[start..end].to_vec()))
-                .map_err(&err)?,
+            Some(order) => gather(&df, &ids, &order[start..end]),
         };
         f(piece)?;
     }
@@ -104,11 +132,12 @@ fn sorted_pieces(
 
 /// `df`'s rows sorted (see [`sorted_order`]).
 fn sort_frame(mut df: DataFrame) -> PolarsResult<DataFrame> {
-    // See `sorted_pieces`.
-    df.rechunk_mut_par();
     match sorted_order(&df)? {
         None => Ok(df),
-        Some(order) => df.take(&IdxCa::from_vec("".into(), order)),
+        Some(order) => {
+            let ids = chunk_ids(&mut df);
+            Ok(gather(&df, &ids, &order))
+        }
     }
 }
 
