@@ -660,15 +660,33 @@ mod tests {
         }
         assert!(fast > 1000, "the layout read too few texts itself: {fast}");
         // Formats of other parts are chrono's alone.
-        for format in ["%d.%m.%y %H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%z",
-            "%d %b %Y", "%Y-%m-%d %H", "%Y-%m-%d %I:%M %p", "%H:%M", "%-d.%m.%Y"] {
+        for format in [
+            "%d.%m.%y %H:%M",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%z",
+            "%d %b %Y",
+            "%Y-%m-%d %H",
+            "%Y-%m-%d %I:%M %p",
+            "%H:%M",
+            "%-d.%m.%Y",
+        ] {
             let items = StrftimeItems::new(format).parse_to_owned().unwrap();
             assert_eq!(FixedLayout::of(&items), None, "{format}");
         }
         // The configured format through parse_timestamp, in a zone with DST.
-        let paris = TimeFormats::new(Some("%d.%m.%Y %H:%M".into()), None, chrono_tz::Europe::Paris);
-        assert_eq!(ts("01.07.2024 12:00", &paris).unwrap(), "2024-07-01T10:00:00+00:00");
-        assert_eq!(ts("1.7.2024 12:00", &paris).unwrap(), "2024-07-01T10:00:00+00:00");
+        let paris = TimeFormats::new(
+            Some("%d.%m.%Y %H:%M".into()),
+            None,
+            chrono_tz::Europe::Paris,
+        );
+        assert_eq!(
+            ts("01.07.2024 12:00", &paris).unwrap(),
+            "2024-07-01T10:00:00+00:00"
+        );
+        assert_eq!(
+            ts("1.7.2024 12:00", &paris).unwrap(),
+            "2024-07-01T10:00:00+00:00"
+        );
         assert_eq!(ts("31.03.2024 02:30", &paris), None);
     }
 
