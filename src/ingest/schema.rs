@@ -315,14 +315,14 @@ impl FixedLayout {
             layout.len += width;
         }
         let date = layout.has(Field::Year) && layout.has(Field::Month) && layout.has(Field::Day);
-        let time = match (
-            layout.has(Field::Hour),
-            layout.has(Field::Minute),
-            layout.has(Field::Second),
-        ) {
-            (false, false, false) | (true, true, _) => true,
-            _ => false,
-        };
+        let time = matches!(
+            (
+                layout.has(Field::Hour),
+                layout.has(Field::Minute),
+                layout.has(Field::Second),
+            ),
+            (false, false, false) | (true, true, _)
+        );
         (date && time).then_some(layout)
     }
 
