@@ -883,6 +883,11 @@ impl<'a> Merger<'a> {
         self.known.reserve(rows);
     }
 
+    /// Frees the id map once no more records of the table are to be checked against it.
+    pub fn forget_ids(&mut self) {
+        *self.known = KnownIds::default();
+    }
+
     fn count_reject(&mut self, r: &RejectRow) {
         if !r.kept {
             self.stats.rejected += 1;

@@ -105,7 +105,8 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
         }
         let mut known = read_known(&wh, table.name(), schema::id_column(table))?;
         let mut frames = Vec::new();
-        for (name, src, path) in pending {
+        let sources = pending.len();
+        for (i, (name, src, path)) in pending.into_iter().enumerate() {
             let spec = Spec {
                 table,
                 mapping: &src.columns,
@@ -134,6 +135,11 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                 });
             }
             source::read(&path, src, &spec, &mut merger)?;
+            if i + 1 == sources {
+                // The table's last export is read: its ids are checked. The sorted load's
+                // merge runs without the id map (400 MB at 10M lines, 3.2 GB at 100M).
+                merger.forget_ids();
+            }
             let merged = merger.finish()?;
             let mut stats = merged.stats;
             stats.source = name.clone();
