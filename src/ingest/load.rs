@@ -870,7 +870,8 @@ impl<'a> Merger<'a> {
         if let Output::Stream { path, .. } = &self.out {
             let runs = sort::run_rows();
             self.out = Output::Sorted {
-                writer: SortedWriter::new(path.clone(), runs, sort::row_group_rows(runs), tmp),
+                writer: SortedWriter::new(path.clone(), runs, sort::row_group_rows(runs), tmp)
+                    .constant_columns(&["source_file", "load_version"]),
                 rows: 0,
             };
         }

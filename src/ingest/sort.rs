@@ -162,6 +162,50 @@ fn customer_keys(df: &DataFrame) -> PolarsResult<Vec<i64>> {
         .collect())
 }
 
+/// Columns of one value for a whole load (its source file and version): left out of the runs
+/// and the merge (24 bytes a row that would be sorted, written, read and merged), and put back
+/// into each row group as it is written.
+#[derive(Debug, Default)]
+struct Constants {
+    names: Vec<&'static str>,
+    /// Where each was in the load's frames, with its value (one row), in column order.
+    taken: Option<Vec<(usize, Column)>>,
+}
+
+impl Constants {
+    /// Takes the constant columns out of `df`, noting where they were and their value the
+    /// first time.
+    fn take_from(&mut self, df: &mut DataFrame) -> PolarsResult<()> {
+        // Places in the whole frame: put back in ascending order, each lands where it was.
+        let mut places: Vec<(usize, &str)> = self
+            .names
+            .iter()
+            .filter_map(|name| Some((df.get_column_index(name)?, *name)))
+            .collect();
+        places.sort_unstable();
+        let mut taken = Vec::new();
+        for (at, name) in places {
+            let column = df.drop_in_place(name)?;
+            if self.taken.is_none() {
+                taken.push((at, column.head(Some(1))));
+            }
+        }
+        if self.taken.is_none() {
+            self.taken = Some(taken);
+        }
+        Ok(())
+    }
+
+    /// `df` with the constant columns back in their places.
+    fn put_back(&self, df: &mut DataFrame) -> PolarsResult<()> {
+        for (at, column) in self.taken.iter().flatten() {
+            let full = column.new_from_index(0, df.height());
+            df.insert_column(*at, full)?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes a load's rows, in the order they are pushed, as one file sorted by [`SORT_KEYS`].
 pub struct SortedWriter<'a> {
     path: PathBuf,
@@ -176,6 +220,7 @@ pub struct SortedWriter<'a> {
     /// Row groups of a run file, and rows the merge holds of all runs together.
     run_group_rows: usize,
     merge_buffer_rows: usize,
+    constants: Constants,
 }
 
 impl<'a> SortedWriter<'a> {
@@ -198,7 +243,15 @@ impl<'a> SortedWriter<'a> {
             shipped: 0,
             run_group_rows: RUN_GROUP_ROWS,
             merge_buffer_rows: MERGE_BUFFER_ROWS,
+            constants: Constants::default(),
         }
+    }
+
+    /// The columns `names` hold one value for the whole load: they are carried aside, not
+    /// through the runs (see [`Constants`]).
+    pub fn constant_columns(mut self, names: &[&'static str]) -> Self {
+        self.constants.names = names.to_vec();
+        self
     }
 
     /// Run files of row groups of `run_group_rows`, merged holding about `merge_buffer_rows`
@@ -211,10 +264,13 @@ impl<'a> SortedWriter<'a> {
     }
 
     /// The next rows of the load.
-    pub fn push(&mut self, df: DataFrame) -> Result<()> {
+    pub fn push(&mut self, mut df: DataFrame) -> Result<()> {
         if df.height() == 0 {
             return Ok(());
         }
+        self.constants
+            .take_from(&mut df)
+            .map_err(|e| Error::warehouse(&self.path, e))?;
         self.pending_rows += df.height();
         self.pending.push(df);
         while self.pending_rows >= self.run_rows {
@@ -255,7 +311,8 @@ impl<'a> SortedWriter<'a> {
             return Ok(None);
         }
         let mut done = Sorted::default();
-        let mut out = Groups::new(self.path.clone(), self.row_group_rows);
+        let constants = std::mem::take(&mut self.constants);
+        let mut out = Groups::new(self.path.clone(), self.row_group_rows, constants);
         match self.runs.take() {
             None => {
                 let run = self.take_run()?;
@@ -460,11 +517,13 @@ struct Groups {
     /// Sorted rows not yet in a row group; they end where a customer ends.
     pending: Vec<DataFrame>,
     pending_rows: usize,
+    constants: Constants,
 }
 
 impl Groups {
-    fn new(path: PathBuf, rows: usize) -> Groups {
+    fn new(path: PathBuf, rows: usize, constants: Constants) -> Groups {
         Groups {
+            constants,
             writer: Some(RowGroupWriter::start(path.clone())),
             path,
             rows,
@@ -510,7 +569,8 @@ impl Groups {
                     end = at;
                 }
             }
-            let group = df.slice(start as i64, end - start);
+            let mut group = df.slice(start as i64, end - start);
+            self.constants.put_back(&mut group).map_err(err)?;
             done.add_row_group(&group).map_err(err)?;
             let writer = self.writer.take().expect("writer");
             self.writer = Some(writer.send(group)?);
@@ -594,7 +654,9 @@ mod tests {
             n,
             vec![
                 Series::new("transaction_id".into(), &text).into_column(),
+                StringChunked::full("source_file".into(), "orders.csv", n).into_column(),
                 Series::new("customer_key".into(), &customer).into_column(),
+                Int64Chunked::full("load_version".into(), 3, n).into_column(),
                 Series::new("order_key".into(), &order).into_column(),
                 Series::new("seq".into(), &seq).into_column(),
             ],
@@ -613,7 +675,8 @@ mod tests {
             let out = dir.path().join(format!("s{k}.parquet"));
             let tmp = |i: usize| dir.path().join(format!("r{k}-{i}.parquet"));
             let mut w = SortedWriter::new(out.clone(), run_rows, 777, tmp)
-                .with_merge_sizes(group_rows, held);
+                .with_merge_sizes(group_rows, held)
+                .constant_columns(&["load_version", "source_file"]);
             for start in (0..n).step_by(batch) {
                 w.push(df.slice(start as i64, batch.min(n - start)))
                     .unwrap();
@@ -625,6 +688,12 @@ mod tests {
             }
             let s = read(&out);
             assert_eq!(s.height(), n);
+            // The constant columns, carried aside, are back in their places with their values.
+            assert_eq!(s.get_column_names(), df.get_column_names());
+            let file = s.column("source_file").unwrap().str().unwrap();
+            assert!(file.iter().all(|f| f == Some("orders.csv")));
+            let version = s.column("load_version").unwrap().i64().unwrap();
+            assert!(version.iter().all(|v| v == Some(3)));
             let c = s.column("customer_key").unwrap().i64().unwrap();
             let o = s.column("order_key").unwrap().i64().unwrap();
             let q = s.column("seq").unwrap().i64().unwrap();
