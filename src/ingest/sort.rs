@@ -23,18 +23,19 @@ use crate::error::{Error, Result};
 /// The order of every transactions file the load writes.
 pub const SORT_KEYS: [&str; 2] = ["customer_key", "order_key"];
 
-/// Rows per row group of a sorted file (about: row groups end where a customer ends): half a
-/// run, so that a nightly load of a million lines that touches every customer still covers
-/// them in four key ranges and the engine can give each core its own range of every load.
-pub const SORTED_ROW_GROUP_ROWS: usize = RUN_ROWS / 2;
+/// Rows per row group of a sorted file (about: row groups end where a customer ends): 256k,
+/// so that a nightly load of a million lines that touches every customer still covers them in
+/// four key ranges and the engine can give each core its own range of every load.
+pub const SORTED_ROW_GROUP_ROWS: usize = RUN_ROWS / 3 * 2;
 
-/// Rows sorted in memory at once (all columns of about 512k transactions: about 100 MB). At
-/// 10M lines, runs of 1M rows cost 0.2 GB more peak memory for no gain in time, runs of 256k
-/// another 0.14 GB less for 3% more time (BENCHMARKS.md).
-pub const RUN_ROWS: usize = 1 << 19;
+/// Rows sorted in memory at once (all columns of 384k transactions: about 65 MB; the run being
+/// filled and the one being written are held together). At 10M lines runs of 1M rows cost
+/// 0.33 GB more peak memory than these for no gain in time, runs of 512k 0.06 GB more
+/// (BENCHMARKS.md).
+pub const RUN_ROWS: usize = 3 << 17;
 
-/// Environment variable setting the run size instead (and with it the row groups, half a
-/// run), for the tests that prove a load cut into many runs and row groups gives the same
+/// Environment variable setting the run size instead (and with it the row groups, two thirds
+/// of a run), for the tests that prove a load cut into many runs and row groups gives the same
 /// answers as one.
 pub const RUN_ENV: &str = "CRM_SORT_RUN_ROWS";
 
@@ -45,15 +46,16 @@ pub fn run_rows() -> usize {
 
 /// Rows per row group of a sorted file for runs of `run_rows`.
 pub fn row_group_rows(run_rows: usize) -> usize {
-    (run_rows / 2).max(1)
+    (run_rows / 3 * 2).max(1)
 }
 
 /// Rows per row group of a temporary run file: the merge reads a run a few row groups at a
-/// time, and at least one of every run (200 runs at 100M lines: 1.6M rows).
+/// time, and at least one of every run (255 runs at 100M lines: 2.1M rows, read after the id
+/// map is freed).
 const RUN_GROUP_ROWS: usize = 1 << 13;
 
 /// Rows the merge holds of all runs together, about (at least a row group of each).
-const MERGE_BUFFER_ROWS: usize = 1 << 19;
+const MERGE_BUFFER_ROWS: usize = RUN_ROWS;
 
 /// The order of `df`'s rows sorted, a customer's rows of equal order key in the order they
 /// came (a stable sort); `None` if they are in order already.

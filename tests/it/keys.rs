@@ -216,8 +216,8 @@ fn a_warehouse_from_before_the_keys_is_refused_then_upgraded_by_ingest_with_the_
     );
 }
 
-/// `crm args` (an ingest) with the load sorted in runs of `rows` rows (row groups of half
-/// that): many runs merged and many row groups, as a load of millions of lines has.
+/// `crm args` (an ingest) with the load sorted in runs of `rows` rows (row groups of two
+/// thirds of that): many runs merged and many row groups, as a load of millions of lines has.
 fn ingest_in_runs(sb: &Sandbox, args: &[&str], rows: &str) {
     let out = sb
         .cmd(args)
