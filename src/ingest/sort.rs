@@ -6,9 +6,14 @@
 //! The sort keeps memory bounded whatever the load's size, and reads the load's rows back at
 //! most once: [`SortedWriter`] takes the rows as the load checks them and sorts them in runs of
 //! at most [`RUN_ROWS`] rows. A load of one run (a nightly load) is written straight to its
-//! file; a larger load writes each sorted run to a temporary file (on a thread of its own, while
-//! the load reads on), and the runs are then merged into the file: each run is read in pieces,
-//! and every row below the least key any run has yet to read is sorted and written.
+//! file. A larger load sorts each run on a thread of its own, while the load reads on. While
+//! each sorted run begins past the customers of the runs before it (an export grouped by
+//! customer, whose keys are given in order of first sight), its rows go straight into the file,
+//! the rows of its last customer held back for the next run, which may hold more of them. Any
+//! other run, and every one after it, is written to a temporary file (the file as written so
+//! far becoming the first of them), and the runs are then merged into the file: each run is
+//! read in pieces, and every row below the least key any run has yet to read is sorted and
+//! written.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -167,7 +172,7 @@ fn customer_keys(df: &DataFrame) -> PolarsResult<Vec<i64>> {
 /// Columns of one value for a whole load (its source file and version): left out of the runs
 /// and the merge (24 bytes a row that would be sorted, written, read and merged), and put back
 /// into each row group as it is written.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Constants {
     names: Vec<&'static str>,
     /// Where each was in the load's frames, with its value (one row), in column order.
@@ -301,7 +306,14 @@ impl<'a> SortedWriter<'a> {
         self.shipped += 1;
         let runs = match self.runs.take() {
             Some(r) => r,
-            None => RunWriter::start(self.run_group_rows),
+            None => {
+                let out = Groups::new(
+                    self.path.clone(),
+                    self.row_group_rows,
+                    self.constants.clone(),
+                );
+                RunWriter::start(self.run_group_rows, self.run_rows, out)
+            }
         };
         self.runs = Some(runs.send(run, path)?);
         Ok(())
@@ -314,53 +326,186 @@ impl<'a> SortedWriter<'a> {
         }
         let mut done = Sorted::default();
         let constants = std::mem::take(&mut self.constants);
-        let mut out = Groups::new(self.path.clone(), self.row_group_rows, constants);
         match self.runs.take() {
             None => {
+                let mut out = Groups::new(self.path.clone(), self.row_group_rows, constants);
                 let run = self.take_run()?;
                 let err = |e| Error::warehouse(&self.path, e);
                 sorted_pieces(run, self.row_group_rows, |p| out.push(p, &mut done), err)?;
+                out.finish(&mut done)?;
             }
             Some(mut runs) => {
                 if self.pending_rows > 0 {
                     let run = self.take_run()?;
                     runs = runs.send(run, (self.tmp)(self.shipped))?;
                 }
-                let files = runs.finish()?;
-                let per_read = self.merge_buffer_rows / files.len().max(1) / self.run_group_rows;
-                merge(&files, per_read, &mut out, &mut done)?;
+                let (files, prefix) = match runs.finish()? {
+                    Spilled::Written(done) => return Ok(Some(done)),
+                    Spilled::Files { files, prefix } => (files, prefix),
+                };
+                let per_read = self.merge_buffer_rows / files.len() / self.run_group_rows;
+                let mut opened = Vec::with_capacity(files.len());
+                for (i, f) in files.iter().enumerate() {
+                    opened.push(match (i, prefix) {
+                        // The file as written before the runs came out of order: row groups of
+                        // the file's size, with the constant columns.
+                        (0, true) => Run::open(f, 1)?.without(&constants.names),
+                        _ => Run::open(f, per_read)?,
+                    });
+                }
+                done.merged_runs = files.len();
+                let mut out = Groups::new(self.path.clone(), self.row_group_rows, constants);
+                merge(opened, &mut out, &mut done)?;
+                out.finish(&mut done)?;
                 for f in &files {
                     std::fs::remove_file(f).map_err(|e| Error::io(f, e))?;
                 }
             }
         }
-        out.finish(&mut done)?;
         Ok(Some(done))
     }
 }
 
-/// A thread that sorts runs and writes each to its temporary file.
+/// What the run thread made of a load's runs.
+enum Spilled {
+    /// Each run began past the customers of the runs before it: the file is written.
+    Written(Sorted),
+    /// Run files to merge, in load order; with `prefix`, the first is the file as written
+    /// before a run came out of order (row groups of the file's size, constant columns in).
+    Files { files: Vec<PathBuf>, prefix: bool },
+}
+
+/// The file written straight from the runs, while each begins past the ones before it.
+struct Direct {
+    out: Groups,
+    done: Sorted,
+    /// The greatest customer key written.
+    last: Option<i64>,
+    /// The rows of the last run's greatest key, sorted: the next run may hold more of them.
+    carry: Option<DataFrame>,
+    /// A customer held back with more rows than this sends the load to the merge instead.
+    carry_limit: usize,
+    /// Rows gathered and written at a time.
+    piece_rows: usize,
+}
+
+impl Direct {
+    /// Writes `run` (the carried rows first) into the file, holding back its greatest
+    /// customer's rows; gives it back, whole, if it begins at or before a customer written.
+    fn take(&mut self, mut run: DataFrame) -> Result<Option<DataFrame>> {
+        let err = |e| Error::warehouse(&self.out.path, e);
+        if let Some(carry) = self.carry.take() {
+            let mut all = carry;
+            all.vstack_mut_owned(run).map_err(err)?;
+            run = all;
+        }
+        let n = run.height();
+        if n == 0 {
+            return Ok(None);
+        }
+        let order = sorted_order(&run).map_err(err)?;
+        let keys = customer_keys(&run).map_err(err)?;
+        let key_at = |i: usize| keys[order.as_ref().map_or(i, |o| o[i] as usize)];
+        // The rows of the greatest key stay back: from `cut` on.
+        let mut cut = n;
+        while cut > 0 && key_at(cut - 1) == key_at(n - 1) {
+            cut -= 1;
+        }
+        if self.last.is_some_and(|last| key_at(0) <= last) || n - cut > self.carry_limit {
+            return Ok(Some(run));
+        }
+        let ids = match &order {
+            Some(_) => chunk_ids(&mut run),
+            None => Vec::new(),
+        };
+        let rows = |start: usize, end: usize| match &order {
+            None => run.slice(start as i64, end - start),
+            Some(order) => gather(&run, &ids, &order[start..end]),
+        };
+        // Pieces end where a customer ends, as [`Groups::push`] takes them.
+        let mut start = 0;
+        while start < cut {
+            let mut end = (start + self.piece_rows).min(cut);
+            while end < cut && key_at(end) == key_at(end - 1) {
+                end += 1;
+            }
+            self.out.push(rows(start, end), &mut self.done)?;
+            start = end;
+        }
+        if cut > 0 {
+            self.last = Some(key_at(cut - 1));
+        }
+        self.carry = Some(rows(cut, n));
+        Ok(None)
+    }
+
+    /// The file with the carried rows written, and what it holds.
+    fn finish(mut self) -> Result<Sorted> {
+        if let Some(carry) = self.carry.take() {
+            self.out.push(carry, &mut self.done)?;
+        }
+        self.out.finish(&mut self.done)?;
+        Ok(self.done)
+    }
+}
+
+/// A thread that sorts runs and writes them: into the file while they come in order
+/// ([`Direct`]), then each to its temporary file.
 struct RunWriter {
     runs: crossbeam_channel::Sender<(DataFrame, PathBuf)>,
-    thread: std::thread::JoinHandle<Result<Vec<PathBuf>>>,
+    thread: std::thread::JoinHandle<Result<Spilled>>,
 }
 
 impl RunWriter {
-    fn start(group_rows: usize) -> RunWriter {
+    fn start(group_rows: usize, run_rows: usize, out: Groups) -> RunWriter {
         // A run is handed over only once the previous one is written: memory stays at the run
         // being written (and a row group of it sorted) and the one being filled.
         let (runs, rx) = crossbeam_channel::bounded::<(DataFrame, PathBuf)>(0);
-        let thread = std::thread::spawn(move || -> Result<Vec<PathBuf>> {
+        let thread = std::thread::spawn(move || -> Result<Spilled> {
+            let mut direct = Some(Direct {
+                out,
+                done: Sorted::default(),
+                last: None,
+                carry: None,
+                carry_limit: run_rows / 2,
+                piece_rows: group_rows.saturating_mul(8).max(1),
+            });
             let mut written = Vec::new();
+            let mut prefix = false;
+            // The first run's path, unused while runs go straight into the file.
+            let mut first: Option<PathBuf> = None;
             for (run, path) in rx {
-                let mut w = Writer::create(&path, run.schema(), Purpose::Scratch)?;
-                let err = |e| Error::warehouse(&path, e);
-                sorted_pieces(run, group_rows, |mut p| w.write(&mut p), err)?;
-                w.finish()?;
-                written.push(path);
+                let first = first.get_or_insert_with(|| path.clone());
+                let run = match direct.as_mut() {
+                    None => Some(run),
+                    Some(d) => d.take(run)?,
+                };
+                if let Some(run) = run {
+                    if let Some(d) = direct.take() {
+                        // Out of order: the file written so far becomes the first run to merge.
+                        let file = d.out.path.clone();
+                        let done = d.finish()?;
+                        if !done.row_group_keys.is_empty() {
+                            std::fs::rename(&file, &*first).map_err(|e| Error::io(&file, e))?;
+                            written.push(first.clone());
+                            prefix = true;
+                        }
+                    }
+                    let mut w = Writer::create(&path, run.schema(), Purpose::Scratch)?;
+                    let err = |e| Error::warehouse(&path, e);
+                    sorted_pieces(run, group_rows, |mut p| w.write(&mut p), err)?;
+                    w.finish()?;
+                    written.push(path);
+                }
                 give_back_free_memory();
             }
-            Ok(written)
+            Ok(match direct {
+                Some(d) => Spilled::Written(d.finish()?),
+                None => Spilled::Files {
+                    files: written,
+                    prefix,
+                },
+            })
         });
         RunWriter { runs, thread }
     }
@@ -375,8 +520,8 @@ impl RunWriter {
         }
     }
 
-    /// The run files, once all are written.
-    fn finish(self) -> Result<Vec<PathBuf>> {
+    /// The file, or the run files to merge, once all runs are written.
+    fn finish(self) -> Result<Spilled> {
         drop(self.runs);
         self.thread
             .join()
@@ -396,6 +541,8 @@ struct Run {
     buf: DataFrame,
     keys: Vec<i64>,
     pos: usize,
+    /// Columns of the file left out of what is read.
+    without: Vec<&'static str>,
 }
 
 impl Run {
@@ -416,7 +563,14 @@ impl Run {
             buf: DataFrame::empty(),
             keys: Vec::new(),
             pos: 0,
+            without: Vec::new(),
         })
+    }
+
+    /// The run read without the columns `names`.
+    fn without(mut self, names: &[&'static str]) -> Run {
+        self.without = names.to_vec();
+        self
     }
 
     /// More rows to read from the file.
@@ -443,7 +597,8 @@ impl Run {
         let next = ParquetReader::new(file)
             .with_slice(Some((self.offset, rows)))
             .finish()
-            .map_err(err)?;
+            .map_err(err)?
+            .drop_many(self.without.iter().copied());
         self.offset += rows;
         let mut buf = self.buf.slice(self.pos as i64, self.left());
         if buf.height() == 0 {
@@ -469,13 +624,9 @@ impl Run {
     }
 }
 
-/// Merges sorted run files (in load order), read `per_read` row groups at a time, into `out`:
-/// a row of an earlier run comes before a row of a later one with the same keys.
-fn merge(files: &[PathBuf], per_read: usize, out: &mut Groups, done: &mut Sorted) -> Result<()> {
-    let mut runs = files
-        .iter()
-        .map(|f| Run::open(f, per_read))
-        .collect::<Result<Vec<_>>>()?;
+/// Merges sorted runs (in load order) into `out`: a row of an earlier run comes before a row of
+/// a later one with the same keys.
+fn merge(mut runs: Vec<Run>, out: &mut Groups, done: &mut Sorted) -> Result<()> {
     loop {
         runs.retain(|r| r.left() > 0 || r.more());
         if runs.is_empty() {
@@ -605,6 +756,8 @@ pub struct Sorted {
     pub row_group_keys: Vec<(i64, i64)>,
     /// The latest `ts` (micros since the epoch, UTC), if the load has a `ts` column.
     pub latest_ts: Option<i64>,
+    /// Runs merged into the file (none when its rows were written as they came).
+    pub merged_runs: usize,
 }
 
 impl Sorted {
@@ -633,22 +786,55 @@ mod tests {
             .unwrap()
     }
 
-    /// Sorted as one run or merged from many, the file holds the same rows in key order, rows
-    /// of equal keys in the order they were pushed, and a customer larger than a run or a piece
-    /// of the merge whole.
+    /// The order of a load's customers: scattered, grouped (each customer's rows together,
+    /// keys rising, as an export by customer gives them), grouped for the first half only, or
+    /// grouped with one customer of more rows than a run.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Layout {
+        Scattered,
+        Grouped,
+        GroupedThenScattered,
+        GroupedWithAGiant,
+    }
+
+    fn customers(layout: Layout, n: usize) -> Vec<i64> {
+        let scattered = |i: usize| {
+            // Customer 7 alone has 3,000 rows: more than a run.
+            if i % 5 == 0 && i < 15_000 {
+                7
+            } else {
+                (i * 7919 % 311) as i64 + 1
+            }
+        };
+        // Customers of 1 to 60 rows, in rising keys.
+        let grouped = |i: usize| (i as i64 * 2 / 61) + 1;
+        (0..n)
+            .map(|i| match layout {
+                Layout::Scattered => scattered(i),
+                Layout::Grouped => grouped(i),
+                Layout::GroupedThenScattered if i < n / 2 => grouped(i) + 400,
+                Layout::GroupedThenScattered => scattered(i),
+                Layout::GroupedWithAGiant if (8_000..11_000).contains(&i) => grouped(8_000),
+                Layout::GroupedWithAGiant => grouped(i),
+            })
+            .collect()
+    }
+
+    /// Sorted as one run, written straight from runs in order, or merged from many, the file
+    /// holds the same rows in key order, rows of equal keys in the order they were pushed, and
+    /// a customer larger than a run or a piece of the merge whole.
     #[test]
     fn a_load_sorted_through_runs_keeps_every_row_in_key_order() {
+        use Layout::*;
+        for layout in [Scattered, Grouped, GroupedThenScattered, GroupedWithAGiant] {
+            sorts_every_row_in_key_order(layout);
+        }
+    }
+
+    fn sorts_every_row_in_key_order(layout: Layout) {
+        use Layout::*;
         let n = 20_000usize;
-        // Customer 7 alone has 3,000 rows: more than a run.
-        let customer: Vec<i64> = (0..n)
-            .map(|i| {
-                if i % 5 == 0 && i < 15_000 {
-                    7
-                } else {
-                    (i * 7919 % 311) as i64 + 1
-                }
-            })
-            .collect();
+        let customer = customers(layout, n);
         let order: Vec<i64> = (0..n).map(|i| ((i * 104_729) % 13) as i64 - 6).collect();
         let seq: Vec<i64> = (0..n as i64).collect();
         let text: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
@@ -684,10 +870,26 @@ mod tests {
                     .unwrap();
             }
             let done = w.finish().unwrap().expect("rows written");
-            // Row groups hold whole customers but customer 7 (3,000 rows), and say so.
+            // Row groups hold whole customers but the one of 3,000 rows, and say so.
+            let giant = match layout {
+                Scattered | GroupedThenScattered => 7,
+                Grouped | GroupedWithAGiant => customer[8_000],
+            };
             for pair in done.row_group_keys.windows(2) {
-                assert!(pair[0].1 < pair[1].0 || pair[0].1 == 7, "{pair:?}");
+                assert!(pair[0].1 < pair[1].0 || pair[0].1 == giant, "{pair:?}");
             }
+            // Runs in order go straight into the file; the rest is merged.
+            let merged = match layout {
+                _ if run_rows >= n => false,
+                Grouped => false,
+                // The giant fits in the 2,500-row runs' carry (1,250 rows) only in part.
+                Scattered | GroupedThenScattered | GroupedWithAGiant => true,
+            };
+            assert_eq!(
+                done.merged_runs > 0,
+                merged,
+                "{layout:?}, runs of {run_rows}"
+            );
             let s = read(&out);
             assert_eq!(s.height(), n);
             // The constant columns, carried aside, are back in their places with their values.
@@ -714,12 +916,13 @@ mod tests {
                     );
                     assert!(
                         prev < key,
-                        "runs of {run_rows}: rows {} and {i} out of order: {prev:?} {key:?}",
+                        "{layout:?}, runs of {run_rows}: rows {} and {i} out of order: \
+                         {prev:?} {key:?}",
                         i - 1
                     );
                 }
             }
-            assert!(seen.iter().all(|s| *s), "a row went missing");
+            assert!(seen.iter().all(|s| *s), "{layout:?}: a row went missing");
             let groups: usize = done.row_group_keys.len();
             assert!(groups >= n / 777 / 2, "{groups} row groups");
             // Temporary run files are gone.
