@@ -18,7 +18,6 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
-use std::collections::hash_map::Entry;
 
 use super::keys::{CustomerKeys, add_keys};
 use super::parquet;
@@ -28,9 +27,9 @@ use crate::config::Table;
 use crate::error::{Error, Result};
 use crate::warehouse::{FileStats, RecordHash};
 
-/// An id as the load remembers it: its 128-bit xxh3 hash. Ten million ids cost 24 bytes each
-/// instead of a `String` each; two different ids share a key with a probability of about
-/// n^2 / 2^129 (1e-25 at ten million).
+/// An id as the load remembers it: its 128-bit xxh3 hash, in place of a `String`; two different
+/// ids share a key with a probability of about n^2 / 2^129 (1e-25 at ten million). The id map
+/// of a table (idmap.rs) keeps 96 bits of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdKey(u64, u64);
 
@@ -38,6 +37,11 @@ impl IdKey {
     pub fn of(id: &str) -> IdKey {
         let h = xxhash_rust::xxh3::xxh3_128(id.as_bytes());
         IdKey(h as u64, (h >> 64) as u64)
+    }
+
+    /// The key's two 64-bit words.
+    pub fn words(self) -> (u64, u64) {
+        (self.0, self.1)
     }
 }
 
@@ -50,7 +54,7 @@ impl Hash for IdKey {
 
 /// What the warehouse already holds for a table: id -> record hash. Rows loaded earlier in the
 /// same run are added, so two exports in one run are deduplicated against each other too.
-pub type KnownIds = FxHashMap<IdKey, i64>;
+pub type KnownIds = super::idmap::IdMap;
 
 /// One canonical column being built.
 enum Col {
@@ -790,13 +794,13 @@ impl<'a> Merger<'a> {
             };
             // One probe of the id map per record: a new id is recorded here, a customer seen
             // before gets its new content's hash.
-            match self.known.entry(key) {
-                Entry::Occupied(e) if *e.get() == hash => {
+            match self.known.get_or_insert(key, hash) {
+                Some(held) if held == hash => {
                     self.stats.duplicates += 1;
                     keep[row] = false;
                     continue;
                 }
-                Entry::Occupied(_) if self.table != Table::Customers => {
+                Some(_) if self.table != Table::Customers => {
                     let id = ids.get(row).unwrap_or_default();
                     let r = RejectRow {
                         record_number: source_record[row] as u64,
@@ -809,12 +813,8 @@ impl<'a> Merger<'a> {
                     keep[row] = false;
                     continue;
                 }
-                Entry::Occupied(mut e) => {
-                    e.insert(hash);
-                }
-                Entry::Vacant(e) => {
-                    e.insert(hash);
-                }
+                Some(_) => self.known.insert(key, hash),
+                None => {}
             }
             // A customer seen again updates the row: the earlier copy from this export is
             // superseded.

@@ -1,6 +1,7 @@
 //! Ingest: exports -> validated canonical rows -> Parquet files in the warehouse, swapped in
 //! atomically (DATA-CONTRACT.md). polars builds the frames and writes the files.
 
+pub mod idmap;
 pub mod keys;
 pub mod load;
 pub mod parquet;

@@ -179,7 +179,7 @@ fn read_csv(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -
         let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let lines = memchr::memchr_iter(b'\n', &rest).count().max(1);
         let estimate = file_bytes as f64 / (rest.len() as f64 / lines as f64);
-        merger.expect_rows(id_map_reservation(estimate as usize));
+        merger.expect_rows(estimate as usize);
     }
 
     let workers = std::thread::available_parallelism()
@@ -187,7 +187,9 @@ fn read_csv(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -
         .unwrap_or(1)
         .max(1);
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(workers * 2);
-    let (batch_tx, batch_rx) = crossbeam_channel::bounded::<(u64, Batch)>(workers * 2);
+    // Parsed batches waiting for the merge: one a worker (about 40k records, 15 MB each; twice
+    // as many held 30 MB more at no gain in time).
+    let (batch_tx, batch_rx) = crossbeam_channel::bounded::<(u64, Batch)>(workers);
     let parser = &parser;
     let result = std::thread::scope(|s| -> Result<()> {
         let cutter = s.spawn(move || {
@@ -613,40 +615,9 @@ fn read_parquet(path: &Path, spec: &Spec, merger: &mut Merger) -> Result<()> {
     merger.merge(batch, &parser)
 }
 
-/// Ids to make room for in the id map, given an estimate of the export's records from its first
-/// lines. The map's table has a power-of-two number of slots, 8/7 of its entries at most; an
-/// estimate a little above one size's capacity (the first lines of an export are often longer
-/// or shorter than the average) would take the next, twice as large: 6.7 GB instead of 3.4 GB
-/// for 100M ids. Unless the estimate is well above the smaller size's capacity, take that one,
-/// and let the map grow if the export really holds more.
-fn id_map_reservation(estimate: usize) -> usize {
-    let slots = (estimate.saturating_mul(8) / 7).next_power_of_two();
-    let smaller = slots / 2 / 8 * 7;
-    if estimate <= smaller + smaller / 5 {
-        smaller
-    } else {
-        estimate
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_id_map_is_not_doubled_for_an_estimate_just_over_a_table_size() {
-        // 2^27 slots hold 117,440,512 ids.
-        let cap = (1usize << 27) / 8 * 7;
-        // The 100M-line benchmark export, estimated from its first 64 KiB: 112M.
-        assert_eq!(id_map_reservation(112_218_542), 112_218_542);
-        assert!(id_map_reservation(112_218_542) <= cap);
-        // Just over: stay at 2^27 slots and let the map grow if it must.
-        assert_eq!(id_map_reservation(cap + 1_000_000), cap);
-        assert_eq!(id_map_reservation(cap + cap / 5), cap);
-        // Well over: the estimate stands.
-        assert_eq!(id_map_reservation(cap + cap / 4), cap + cap / 4);
-        assert_eq!(id_map_reservation(0), 0);
-    }
 
     #[test]
     fn raw_csv_requotes_fields() {
