@@ -16,6 +16,7 @@
 //! `hashbrown::HashTable`, which takes entries of any layout with the hash given.
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 use super::load::IdKey;
 
@@ -86,15 +87,18 @@ impl IdMap {
         ((slot.id[2] as u64 * self.shards.len() as u64) >> 32) as usize
     }
 
+    /// The entry of `slot`'s id, in its shard.
+    fn entry(&mut self, slot: &Slot) -> Entry<'_, Slot> {
+        let shard = self.shard(slot);
+        self.shards[shard].entry(slot.table_hash(), |s| s.id == slot.id, Slot::table_hash)
+    }
+
     /// The content hash held for `key`; if none, `hash` is now held for it.
     pub fn get_or_insert(&mut self, key: IdKey, hash: i64) -> Option<i64> {
         let slot = Slot::new(key, hash);
-        let shard = self.shard(&slot);
-        let entry =
-            self.shards[shard].entry(slot.table_hash(), |s| s.id == slot.id, Slot::table_hash);
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(e) => Some(e.get().hash()),
-            hashbrown::hash_table::Entry::Vacant(e) => {
+        match self.entry(&slot) {
+            Entry::Occupied(e) => Some(e.get().hash()),
+            Entry::Vacant(e) => {
                 e.insert(slot);
                 self.len += 1;
                 None
@@ -105,12 +109,9 @@ impl IdMap {
     /// Holds `hash` for `key`, in place of any held before.
     pub fn insert(&mut self, key: IdKey, hash: i64) {
         let slot = Slot::new(key, hash);
-        let shard = self.shard(&slot);
-        let entry =
-            self.shards[shard].entry(slot.table_hash(), |s| s.id == slot.id, Slot::table_hash);
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = slot,
-            hashbrown::hash_table::Entry::Vacant(e) => {
+        match self.entry(&slot) {
+            Entry::Occupied(mut e) => *e.get_mut() = slot,
+            Entry::Vacant(e) => {
                 e.insert(slot);
                 self.len += 1;
             }
