@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use super::keys::{CustomerKeys, add_keys};
 use super::parquet;
@@ -387,7 +388,7 @@ impl<'a> RowParser<'a> {
             b.reject(number, self.raw_text(fields, plain), problem, false);
             return;
         }
-        let mut values: Vec<Value> = Vec::with_capacity(self.specs.len());
+        let mut values: SmallVec<[Value; 16]> = SmallVec::new();
         let mut reasons: Vec<String> = Vec::new();
         for (i, (spec, pos)) in self.specs.iter().zip(&self.positions).enumerate() {
             let raw = pos.and_then(|p| fields.get(p).copied().flatten());
