@@ -14,12 +14,18 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use polars_arrow::array::{
+    Array, DictionaryArray, MutableArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
+};
+use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding, FileWriter,
-    StatisticsOptions, Version, WriteOptions, ZstdLevel, array_to_columns, compress,
-    fallible_streaming_iterator, to_parquet_schema,
+    ParquetType, StatisticsOptions, Version, WriteOptions, ZstdLevel, array_to_columns,
+    array_to_pages, compress, fallible_streaming_iterator, to_nested, to_parquet_leaves,
+    to_parquet_schema,
 };
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 
@@ -133,6 +139,14 @@ impl Writer {
                         if array.is_empty() {
                             continue;
                         }
+                        if let Some(strings) = array.as_any().downcast_ref::<Utf8ViewArray>()
+                            && encoding.contains(&Encoding::RleDictionary)
+                        {
+                            for page in string_pages(strings, field, options)? {
+                                pages.push(compress(page?, Vec::new(), options.compression)?);
+                            }
+                            continue;
+                        }
                         for leaf in array_to_columns(&array, field.clone(), options, encoding)? {
                             for page in leaf {
                                 pages.push(compress(page?, Vec::new(), options.compression)?);
@@ -160,5 +174,134 @@ impl Writer {
             .map_err(|e| Error::warehouse(&self.path, e))?;
         let mut inner = self.file.into_inner();
         std::io::Write::flush(&mut inner).map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// The pages of a string column that may take a dictionary: with the dictionary built by
+/// [`dictionary_of`] where it pays, plainly where it does not.
+fn string_pages(
+    strings: &Utf8ViewArray,
+    field: &ParquetType,
+    options: WriteOptions,
+) -> PolarsResult<DynIter<'static, PolarsResult<polars_parquet::write::Page>>> {
+    let nested = to_nested(strings, field)?;
+    let leaf = to_parquet_leaves(field.clone());
+    let (nested, leaf) = (&nested[0], leaf[0].clone());
+    match dictionary_of(strings) {
+        Some(dictionary) => {
+            array_to_pages(&dictionary, leaf, nested, options, Encoding::RleDictionary)
+        }
+        None => array_to_pages(strings, leaf, nested, options, Encoding::Plain),
+    }
+}
+
+/// The dictionary of a string column, in the order values are first seen (the order
+/// polars-parquet gives its own, so the file is the same). polars-parquet first estimates the
+/// column's distinct values, hashing each, then hashes each again to build the dictionary
+/// (together 5% of a 10M-line load's CPU, perf); here a value equal to the row before's (a
+/// customer's id on each of its rows of a sorted file, a currency) is keyed without hashing.
+/// `None` where more than three values in four are distinct, as polars-parquet decides (the
+/// column is then written plainly), or where every value is null.
+fn dictionary_of(strings: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
+    let rows = strings.len();
+    let most = if rows > 128 { rows / 4 * 3 } else { rows };
+    let mut index: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut values = MutableBinaryViewArray::<str>::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(rows);
+    let mut last: Option<(&str, u32)> = None;
+    for value in strings.iter() {
+        let Some(value) = value else {
+            // A null row's key is never read (the validity says null); 0 keeps it in bounds.
+            keys.push(0);
+            continue;
+        };
+        let key = match last {
+            Some((before, key)) if before == value => key,
+            _ => {
+                let key = *index.entry(value).or_insert_with(|| {
+                    values.push_value(value);
+                    (values.len() - 1) as u32
+                });
+                if values.len() > most {
+                    return None;
+                }
+                last = Some((value, key));
+                key
+            }
+        };
+        keys.push(key);
+    }
+    if values.is_empty() {
+        return None;
+    }
+    let keys = PrimitiveArray::new(
+        ArrowDataType::UInt32,
+        keys.into(),
+        strings.validity().cloned(),
+    );
+    let dtype = ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    );
+    DictionaryArray::try_new(dtype, keys, values.freeze().boxed()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(values: &[Option<&str>]) -> Utf8ViewArray {
+        let mut a = MutableBinaryViewArray::<str>::new();
+        for v in values {
+            a.push(*v);
+        }
+        a.freeze()
+    }
+
+    /// Every valid row reads back through its key; the dictionary holds each value once, in the
+    /// order first seen.
+    #[test]
+    fn dictionary_reads_back_every_row() {
+        let rows = [
+            Some("C1"),
+            Some("C1"),
+            None,
+            Some("C2"),
+            Some("C1"),
+            Some("a value longer than twelve bytes"),
+            Some("a value longer than twelve bytes"),
+            Some(""),
+            None,
+            Some("C2"),
+        ];
+        let d = dictionary_of(&strings(&rows)).expect("a dictionary");
+        let values = d.values().as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        let dictionary: Vec<&str> = values.values_iter().collect();
+        assert_eq!(
+            dictionary,
+            ["C1", "C2", "a value longer than twelve bytes", ""]
+        );
+        for (i, row) in rows.iter().enumerate() {
+            match row {
+                Some(v) => {
+                    assert!(d.keys().is_valid(i));
+                    assert_eq!(values.value(d.keys().value(i) as usize), *v, "row {i}");
+                }
+                None => assert!(!d.keys().is_valid(i), "row {i}"),
+            }
+        }
+    }
+
+    /// More than three distinct values in four, or no value at all: no dictionary.
+    #[test]
+    fn dictionary_only_where_it_pays() {
+        let ids: Vec<String> = (0..1000).map(|i| format!("T{}", i % 760)).collect();
+        let rows: Vec<Option<&str>> = ids.iter().map(|s| Some(s.as_str())).collect();
+        assert!(dictionary_of(&strings(&rows)).is_none());
+        let ids: Vec<String> = (0..1000).map(|i| format!("T{}", i % 750)).collect();
+        let rows: Vec<Option<&str>> = ids.iter().map(|s| Some(s.as_str())).collect();
+        assert_eq!(dictionary_of(&strings(&rows)).unwrap().values().len(), 750);
+        assert!(dictionary_of(&strings(&[None, None])).is_none());
     }
 }
