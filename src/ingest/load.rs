@@ -24,6 +24,7 @@ use super::keys::{CustomerKeys, add_keys};
 use super::parquet;
 use super::schema::{self, ColumnSpec, Kind, TimeFormats, Value};
 use super::sort::{self, Sorted, SortedWriter};
+use super::strings::StrColumn;
 use crate::config::Table;
 use crate::error::{Error, Result};
 use crate::warehouse::{FileStats, RecordHash};
@@ -59,7 +60,7 @@ pub type KnownIds = super::idmap::IdMap;
 
 /// One canonical column being built.
 enum Col {
-    Str(StringChunkedBuilder),
+    Str(StrColumn),
     Date(PrimitiveChunkedBuilder<Int32Type>),
     Ts(PrimitiveChunkedBuilder<Int64Type>),
     F64(PrimitiveChunkedBuilder<Float64Type>),
@@ -71,7 +72,7 @@ impl Col {
     fn for_kind(name: &str, kind: Kind, capacity: usize) -> Col {
         let name: PlSmallStr = name.into();
         match kind {
-            Kind::Str | Kind::Enum(_) => Col::Str(StringChunkedBuilder::new(name, capacity)),
+            Kind::Str | Kind::Enum(_) => Col::Str(StrColumn::new(name, capacity)),
             Kind::Date => Col::Date(PrimitiveChunkedBuilder::new(name, capacity)),
             Kind::Timestamp => Col::Ts(PrimitiveChunkedBuilder::new(name, capacity)),
             Kind::Decimal => Col::F64(PrimitiveChunkedBuilder::new(name, capacity)),
@@ -82,8 +83,8 @@ impl Col {
 
     fn push(&mut self, v: &Value) {
         match (self, v) {
-            (Col::Str(b), Value::Str(s)) => b.append_value(s.as_ref()),
-            (Col::Str(b), Value::Null) => b.append_null(),
+            (Col::Str(b), Value::Str(s)) => b.push_value(s),
+            (Col::Str(b), Value::Null) => b.push_null(),
             (Col::Date(b), Value::Date(d)) => b.append_value(*d),
             (Col::Date(b), Value::Null) => b.append_null(),
             (Col::Ts(b), Value::Timestamp(t)) => b.append_value(*t),

@@ -8,6 +8,7 @@ pub mod parquet;
 pub mod schema;
 pub mod sort;
 pub mod source;
+pub mod strings;
 
 use std::collections::BTreeMap;
 use std::fs::File;
