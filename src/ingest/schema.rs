@@ -434,7 +434,10 @@ fn date_to_days(d: NaiveDate) -> i32 {
 }
 
 /// Parse one export value. `None` input or blank text is Null; the error is the reason a
-/// rejects row carries.
+/// rejects row carries. Inlined into the load's parse loop, so that a value is built where
+/// the loop keeps it: returned through memory, its copy stalled on the stores that wrote it
+/// (perf: a third of the parse loop's own samples).
+#[inline(always)]
 pub fn parse_value<'a>(
     spec: &ColumnSpec,
     raw: Option<&'a str>,
