@@ -464,7 +464,7 @@ type OnRecord<'a> = dyn FnMut(u64, usize, &[&[u8]]) + 'a;
 /// Calls `f` with each record of `bytes` (whole records): its line (from 1), where it starts,
 /// and its fields.
 fn each_record(bytes: &[u8], delim: u8, quote: u8, f: &mut OnRecord<'_>) {
-    if plain_lines(bytes, quote) {
+    if plain_lines(bytes, quote) && delim != b'\r' && delim != b'\n' {
         split_lines(bytes, delim, f)
     } else {
         csv_records(bytes, delim, quote, f)
@@ -480,36 +480,46 @@ fn plain_lines(bytes: &[u8], quote: u8) -> bool {
 
 /// The records of `bytes` as csv-core reads them where [`plain_lines`] holds: each line
 /// (without its `\r\n` or `\n`) that is not empty, cut at every delimiter.
-fn split_lines(bytes: &[u8], delim: u8, f: &mut OnRecord<'_>) {
-    let mut arr: [&[u8]; 32] = [&[]; 32];
-    let mut wide: Vec<&[u8]> = Vec::new();
+fn split_lines<'a>(bytes: &'a [u8], delim: u8, f: &mut OnRecord<'_>) {
+    let mut arr: [&'a [u8]; 32] = [&[]; 32];
+    let mut wide: Vec<&'a [u8]> = Vec::new();
+    let mut n = 0;
+    let push = |n: usize, field: &'a [u8], arr: &mut [&'a [u8]; 32], wide: &mut Vec<&'a [u8]>| {
+        if n < 32 {
+            arr[n] = field;
+        } else {
+            if n == 32 {
+                wide.clear();
+                wide.extend_from_slice(arr);
+            }
+            wide.push(field);
+        }
+    };
     let mut line = 0u64;
     let mut start = 0usize;
-    while start < bytes.len() {
-        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+    let mut from = 0usize;
+    // One pass over the chunk for delimiters and line feeds together.
+    for at in memchr::memchr2_iter(delim, b'\n', bytes).chain([bytes.len()]) {
+        if at < bytes.len() && bytes[at] == delim {
+            push(n, &bytes[from..at], &mut arr, &mut wide);
+            n += 1;
+            from = at + 1;
+            continue;
+        }
+        if start >= bytes.len() {
+            break;
+        }
         line += 1;
-        let text = &bytes[start..end];
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        if !text.is_empty() {
-            let mut n = 0;
-            let mut from = 0;
-            for at in memchr::memchr_iter(delim, text).chain([text.len()]) {
-                let field = &text[from..at];
-                if n < 32 {
-                    arr[n] = field;
-                } else {
-                    if n == 32 {
-                        wide.clear();
-                        wide.extend_from_slice(&arr);
-                    }
-                    wide.push(field);
-                }
-                n += 1;
-                from = at + 1;
-            }
+        let last = &bytes[from..at];
+        let last = last.strip_suffix(b"\r").unwrap_or(last);
+        if n > 0 || !last.is_empty() {
+            push(n, last, &mut arr, &mut wide);
+            n += 1;
             f(line, start, if n <= 32 { &arr[..n] } else { &wide });
         }
-        start = end + 1;
+        n = 0;
+        start = at + 1;
+        from = at + 1;
     }
 }
 
