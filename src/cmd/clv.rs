@@ -186,7 +186,7 @@ pub fn holdout_table(
     weeks: f64,
 ) -> RecordBatch {
     const TOP: usize = 7;
-    let mut groups = vec![(0usize, 0.0f64, 0.0f64); TOP + 1];
+    let mut groups = [(0usize, 0.0f64, 0.0f64); TOP + 1];
     for s in data {
         let k = (s.frequency as usize).min(TOP);
         groups[k].0 += 1;

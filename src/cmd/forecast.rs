@@ -74,14 +74,7 @@ pub async fn report(engine: &Engine, config: &Config, methods: &[Method]) -> Res
         config.forecast.backtest_origins as usize,
     );
     let last = hist.last().map(|h| h.0);
-    let mut f_rows: Vec<(
-        &'static str,
-        String,
-        i64,
-        f64,
-        Option<(f64, f64)>,
-        Option<(f64, f64)>,
-    )> = Vec::new();
+    let mut f_rows: Vec<ForecastRow> = Vec::new();
     let mut b_rows: Vec<(&'static str, Option<Accuracy>, String)> = Vec::new();
     for &m in methods {
         if m == Method::MstlEts && season < 2 {
@@ -204,6 +197,17 @@ pub async fn report(engine: &Engine, config: &Config, methods: &[Method]) -> Res
     })
 }
 
+/// One forecast row: method, period label, steps ahead (from 1), point forecast, and the 80%
+/// and 95% intervals where the method gives them.
+type ForecastRow = (
+    &'static str,
+    String,
+    i64,
+    f64,
+    Option<(f64, f64)>,
+    Option<(f64, f64)>,
+);
+
 pub fn run(args: ForecastArgs) -> Result<()> {
     let mut config = super::resolve_config(&args.warehouse)?;
     if let Some(p) = args.period {
@@ -250,10 +254,8 @@ pub fn run(args: ForecastArgs) -> Result<()> {
             }
             output::write(std::slice::from_ref(batch), &batch.schema(), args.output.format, args.output.out.as_deref())?;
         }
-        if human {
-            if let Some(m) = r.recommended {
-                crate::output::say_line(format!("recommended: {m} (lowest backtest MASE)"))?;
-            }
+        if human && let Some(m) = r.recommended {
+            crate::output::say_line(format!("recommended: {m} (lowest backtest MASE)"))?;
         }
         Ok(())
     })

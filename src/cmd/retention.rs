@@ -123,7 +123,7 @@ async fn print_matrix(engine: &Engine, sql: &str, revenue: bool) -> Result<()> {
                 ));
             }
         }
-        crate::output::say_line(format!("{line}"))?;
+        crate::output::say_line(line.to_string())?;
     }
     Ok(())
 }

@@ -216,7 +216,7 @@ fn push_f64(out: &mut String, f: f64) {
 /// writing nothing, for any other value.
 fn push_cents(out: &mut String, f: f64) -> bool {
     let c = (f * 100.0).round();
-    if !(c.abs() < 1e11) || c == 0.0 || c / 100.0 != f {
+    if c.is_nan() || c.abs() >= 1e11 || c == 0.0 || c / 100.0 != f {
         return false;
     }
     let n = c as i64;

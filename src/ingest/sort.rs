@@ -846,7 +846,7 @@ mod tests {
     fn customers(layout: Layout, n: usize) -> Vec<i64> {
         let scattered = |i: usize| {
             // Customer 7 alone has 3,000 rows: more than a run.
-            if i % 5 == 0 && i < 15_000 {
+            if i.is_multiple_of(5) && i < 15_000 {
                 7
             } else {
                 (i * 7919 % 311) as i64 + 1

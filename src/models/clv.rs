@@ -277,8 +277,11 @@ impl Objective for BgNbdObjective<'_> {
 /// same point one after the other, and one pass computes both.
 struct Problem<'a, O: Objective> {
     objective: &'a O,
-    last: std::sync::Mutex<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    last: std::sync::Mutex<Option<Evaluation>>,
 }
+
+/// A point, the cost there and the gradient there.
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
 
 impl<'a, O: Objective> Problem<'a, O> {
     fn new(objective: &'a O) -> Self {

@@ -101,7 +101,7 @@ struct Writers {
 /// A file written plain or through gzip; `Discard` for a skipped export.
 enum Out {
     Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Gzip(Box<flate2::write::GzEncoder<BufWriter<File>>>),
     Discard,
 }
 
@@ -109,10 +109,10 @@ impl Out {
     fn open(dir: &Path, name: &str, compress: bool) -> Result<Out> {
         let f = create(dir, name)?;
         Ok(if compress {
-            Out::Gzip(flate2::write::GzEncoder::new(
+            Out::Gzip(Box::new(flate2::write::GzEncoder::new(
                 f,
                 flate2::Compression::default(),
-            ))
+            )))
         } else {
             Out::Plain(f)
         })
