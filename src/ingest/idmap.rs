@@ -2,34 +2,58 @@
 //! being loaded) with its record's content hash, probed once per record to tell a new record
 //! from a duplicate or a conflicting one (DATA-CONTRACT.md, "Bad input").
 //!
-//! It is the largest thing a load holds: a map of ten million ids as a `HashMap<IdKey, i64>`
-//! took 420 MB, for two reasons this map avoids.
-//! - An entry was 24 bytes (a 128-bit id key and the hash). Here it is 20: 96 bits of the id's
-//!   hash are kept (two different ids share them with a probability of about n^2 / 2^97:
-//!   6e-16 at ten million ids, 6e-14 at a hundred million) beside the full 64-bit content hash.
-//! - A hash table has a power-of-two number of slots, at most 7/8 of them used: ten million ids
-//!   took 2^24 slots, 60% used. Here the ids are spread over shards of 2^20 slots each, as many
-//!   as the ids expected need, so that the slots are about 85% used whatever the count; a shard
-//!   that fills up grows alone (21 MB more), not the whole map at once.
+//! It is the largest thing a load holds and, past a few million ids, the slowest: nearly every
+//! probe of a large map misses the processor's caches. Hence its own layout, not a general map.
+//! - An entry is 20 bytes: 96 bits of the id's hash (two different ids share them with a
+//!   probability of about n^2 / 2^97: 6e-16 at ten million ids, 6e-14 at a hundred million)
+//!   beside the full 64-bit content hash. A `HashMap<IdKey, i64>` took 24 and more.
+//! - Three entries share one 64-byte cache line (a bucket), and an id is in one of two buckets
+//!   picked by its bits (bucketed cuckoo hashing): a probe reads two lines, both known from the
+//!   id alone, so the load asks for them ahead ([`IdMap::prefetch`]) a few records before it
+//!   probes and the misses overlap. A general table (hashbrown) reads a line of control bytes
+//!   and then the entry's line, two misses one after the other, the second not known ahead.
+//!   When both buckets of a new id are full, an entry moves to its other bucket to make room
+//!   (about 7% of the ids of a shard filled to the limit below; tested).
+//! - Up to 7/8 of the entries are used; ids are spread over shards of 2^18 buckets (16 MiB)
+//!   each, as many as the ids expected need, so the map is about 85% used whatever the count
+//!   and a shard that fills up grows alone, not the whole map at once.
+//! - An empty entry is all zero bits, so a fresh map is zeroed memory that the system hands out
+//!   lazily, page by page as ids arrive, instead of being written through first.
 //!
-//! The std map was kept for the small maps of a load (customers, derived ids); this one is a
-//! `hashbrown::HashTable`, which takes entries of any layout with the hash given.
+//! The std map was kept for the small maps of a load (customers, derived ids).
 
-use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
+use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
 
 use super::load::IdKey;
 
-/// Slots per shard once the map is sharded: 2^20 (21 MB).
-const SHARD_SLOTS: usize = 1 << 20;
+/// Buckets per shard once the map is sharded: 2^18 (16 MiB, 786,432 entries).
+const SHARD_BUCKETS: usize = 1 << 18;
 
-/// Ids one shard is given room for: its capacity (7/8 of its slots) less three standard
+/// Entries per bucket: three of 20 bytes in a 64-byte line.
+const PER_BUCKET: usize = 3;
+
+/// Ids one shard is given room for: its capacity (7/8 of its entries) less three standard
 /// deviations of how many ids a shard gets (ids fall into shards at random), so that shards
 /// rarely grow when the expected count is right.
-const SHARD_IDS: usize = SHARD_SLOTS / 8 * 7 - 3 * 958;
+const SHARD_IDS: usize = capacity_of(SHARD_BUCKETS) - 3 * 830;
 
-/// One id and its record's content hash, in 20 bytes.
-#[derive(Clone, Copy)]
+/// Ids a table of `buckets` buckets holds before it grows.
+const fn capacity_of(buckets: usize) -> usize {
+    buckets * PER_BUCKET * 7 / 8
+}
+
+/// Entries moved, at most, to make room for one new id before the table grows instead.
+const MAX_MOVES: usize = 500;
+
+/// Where an id is or goes in a shard: (bucket, entry).
+enum Place {
+    Held(usize, usize),
+    Free(usize, usize),
+    Full,
+}
+
+/// One id and its record's content hash, in 20 bytes; all zero bits when empty.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(C)]
 struct Slot {
     /// The first 96 bits of the id's key.
@@ -40,15 +64,29 @@ struct Slot {
 impl Slot {
     fn new(key: IdKey, hash: i64) -> Slot {
         let (a, b) = key.words();
+        // 96 zero bits mark an empty entry: an id whose bits are all zero (one in 2^96) is
+        // held as if its last bit were set.
+        let c = if a == 0 && b as u32 == 0 { 1 } else { b as u32 };
         Slot {
-            id: [a as u32, (a >> 32) as u32, b as u32],
+            id: [a as u32, (a >> 32) as u32, c],
             hash: [hash as u32, ((hash as u64) >> 32) as u32],
         }
     }
 
-    /// The id's part the table hashes: the first 64 bits of its key.
+    fn is_empty(&self) -> bool {
+        self.id == [0; 3]
+    }
+
+    /// The id's part that picks its first bucket: the first 64 bits of its key.
     fn table_hash(&self) -> u64 {
         self.id[0] as u64 | (self.id[1] as u64) << 32
+    }
+
+    /// The part that picks its second bucket: the buckets are picked by a hash's high bits,
+    /// here the id's first 32 bits, which the first bucket's (the second 32) and the shard's
+    /// (the third 32) do not depend on.
+    fn alt_hash(&self) -> u64 {
+        self.id[2] as u64 | (self.id[0] as u64) << 32
     }
 
     fn hash(&self) -> i64 {
@@ -56,16 +94,201 @@ impl Slot {
     }
 }
 
+/// Three entries in one cache line.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Bucket {
+    slots: [Slot; PER_BUCKET],
+}
+
+/// A table of buckets probed linearly. Its memory comes zeroed from the allocator (an empty
+/// entry is all zero bits), which for a large table means pages the system zeroes on first
+/// touch rather than a pass writing every byte up front.
+struct Shard {
+    buckets: *mut Bucket,
+    n: usize,
+    len: usize,
+}
+
+// The shard owns its buckets like a `Box<[Bucket]>` would.
+unsafe impl Send for Shard {}
+unsafe impl Sync for Shard {}
+
+impl Shard {
+    fn with_buckets(n: usize) -> Shard {
+        let n = n.max(1);
+        let layout = Layout::array::<Bucket>(n).expect("id map size");
+        // SAFETY: the layout is not zero-sized (n >= 1), and all zero bits are a valid
+        // (empty) bucket: it is plain integers.
+        let buckets = unsafe { alloc_zeroed(layout) } as *mut Bucket;
+        if buckets.is_null() {
+            handle_alloc_error(layout);
+        }
+        Shard { buckets, n, len: 0 }
+    }
+
+    fn buckets(&self) -> &[Bucket] {
+        // SAFETY: `buckets` points at `n` initialised buckets owned by this shard.
+        unsafe { std::slice::from_raw_parts(self.buckets, self.n) }
+    }
+
+    fn buckets_mut(&mut self) -> &mut [Bucket] {
+        // SAFETY: as in `buckets`, and `&mut self` makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.buckets, self.n) }
+    }
+
+    fn capacity(&self) -> usize {
+        capacity_of(self.n)
+    }
+
+    /// A hash's bucket: its place in [0, n) by a multiply, not a modulo.
+    fn bucket_of(&self, h: u64) -> usize {
+        ((h as u128 * self.n as u128) >> 64) as usize
+    }
+
+    /// The two buckets an id may be in.
+    fn homes(&self, slot: &Slot) -> [usize; 2] {
+        [self.bucket_of(slot.table_hash()), self.bucket_of(slot.alt_hash())]
+    }
+
+    fn prefetch(&self, slot: &Slot) {
+        #[cfg(target_arch = "x86_64")]
+        for b in self.homes(slot) {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            // SAFETY: the bucket is inside the table; a prefetch only hints the cache.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(self.buckets.add(b) as *const i8) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
+    }
+
+    /// Where `slot`'s id is held, or where it can go (the emptier of its two buckets), or
+    /// `Full` when both are full.
+    fn find(&self, slot: &Slot) -> Place {
+        let buckets = self.buckets();
+        let homes = self.homes(slot);
+        let mut used = [PER_BUCKET; 2];
+        for (k, &b) in homes.iter().enumerate() {
+            for (i, s) in buckets[b].slots.iter().enumerate() {
+                if s.id == slot.id {
+                    return Place::Held(b, i);
+                }
+                if s.is_empty() {
+                    used[k] = i;
+                    break;
+                }
+            }
+        }
+        match used {
+            [PER_BUCKET, PER_BUCKET] => Place::Full,
+            [a, b] if a <= b => Place::Free(homes[0], a),
+            [_, b] => Place::Free(homes[1], b),
+        }
+    }
+
+    /// The content hash held for `slot`'s id; if none, `slot` is now held. With `replace`, a
+    /// held hash is replaced by `slot`'s too.
+    fn get_or_insert(&mut self, slot: Slot, replace: bool) -> Option<i64> {
+        if self.len >= self.capacity() {
+            self.grow_to(self.n * 2);
+        }
+        match self.find(&slot) {
+            Place::Held(b, i) => {
+                let entry = &mut self.buckets_mut()[b].slots[i];
+                let held = entry.hash();
+                if replace {
+                    *entry = slot;
+                }
+                Some(held)
+            }
+            Place::Free(b, i) => {
+                self.buckets_mut()[b].slots[i] = slot;
+                self.len += 1;
+                None
+            }
+            Place::Full => {
+                self.len += 1;
+                self.displace(slot);
+                None
+            }
+        }
+    }
+
+    /// Puts a new id whose two buckets are full (cuckoo hashing): it takes an entry's place,
+    /// that entry moves to its other bucket, and so on until one finds room. A walk that goes
+    /// on too long (rare below 7/8 use) ends in a larger table.
+    fn displace(&mut self, slot: Slot) {
+        let mut homeless = slot;
+        let mut b = self.homes(&slot)[0];
+        // Which entry is moved: a small pseudo-random sequence, so that the walk does not cycle.
+        let mut pick = slot.table_hash() | 1;
+        for _ in 0..MAX_MOVES {
+            pick ^= pick << 13;
+            pick ^= pick >> 7;
+            pick ^= pick << 17;
+            let i = (pick % PER_BUCKET as u64) as usize;
+            std::mem::swap(&mut homeless, &mut self.buckets_mut()[b].slots[i]);
+            let [h1, h2] = self.homes(&homeless);
+            b = if h1 == b { h2 } else { h1 };
+            let bucket = &mut self.buckets_mut()[b];
+            if let Some(free) = bucket.slots.iter_mut().find(|s| s.is_empty()) {
+                *free = homeless;
+                return;
+            }
+        }
+        // The table now holds every id but `homeless`.
+        self.grow_to(self.n * 2);
+        self.get_or_insert(homeless, false);
+    }
+
+    /// Makes room for `additional` more ids without growing on the way.
+    fn reserve(&mut self, additional: usize) {
+        let want = self.len + additional;
+        if want > self.capacity() {
+            let mut n = self.n;
+            while capacity_of(n) < want {
+                n *= 2;
+            }
+            self.grow_to(n);
+        }
+    }
+
+    fn grow_to(&mut self, n: usize) {
+        let mut grown = Shard::with_buckets(n);
+        for slot in self.slots() {
+            grown.get_or_insert(slot, false);
+        }
+        *self = grown;
+    }
+
+    /// The ids held, with their hashes.
+    fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.buckets()
+            .iter()
+            .flat_map(|b| b.slots.iter())
+            .filter(|s| !s.is_empty())
+            .copied()
+    }
+}
+
+impl Drop for Shard {
+    fn drop(&mut self) {
+        let layout = Layout::array::<Bucket>(self.n).expect("id map size");
+        // SAFETY: allocated in `with_buckets` with this layout.
+        unsafe { dealloc(self.buckets as *mut u8, layout) }
+    }
+}
+
 /// Ids of a table with their records' content hashes (see the module's notes).
 pub struct IdMap {
-    shards: Vec<HashTable<Slot>>,
+    shards: Vec<Shard>,
     len: usize,
 }
 
 impl Default for IdMap {
     fn default() -> IdMap {
         IdMap {
-            shards: vec![HashTable::new()],
+            shards: vec![Shard::with_buckets(1)],
             len: 0,
         }
     }
@@ -81,41 +304,38 @@ impl IdMap {
         self.len == 0
     }
 
-    /// The shard of a slot: by the third 32 bits of its id, which the table's hash does not
-    /// use (so that the ids of a shard still spread over all its slots).
+    /// The shard of a slot: by the third 32 bits of its id, which the home bucket does not
+    /// use (so that the ids of a shard still spread over all its buckets).
     fn shard(&self, slot: &Slot) -> usize {
         ((slot.id[2] as u64 * self.shards.len() as u64) >> 32) as usize
     }
 
-    /// The entry of `slot`'s id, in its shard.
-    fn entry(&mut self, slot: &Slot) -> Entry<'_, Slot> {
-        let shard = self.shard(slot);
-        self.shards[shard].entry(slot.table_hash(), |s| s.id == slot.id, Slot::table_hash)
+    /// Asks the processor for the memory `key`'s probe will read, so that a probe a few
+    /// records later finds it in cache.
+    #[inline]
+    pub fn prefetch(&self, key: IdKey) {
+        let slot = Slot::new(key, 0);
+        self.shards[self.shard(&slot)].prefetch(&slot);
     }
 
     /// The content hash held for `key`; if none, `hash` is now held for it.
     pub fn get_or_insert(&mut self, key: IdKey, hash: i64) -> Option<i64> {
-        let slot = Slot::new(key, hash);
-        match self.entry(&slot) {
-            Entry::Occupied(e) => Some(e.get().hash()),
-            Entry::Vacant(e) => {
-                e.insert(slot);
-                self.len += 1;
-                None
-            }
-        }
+        self.probe(key, hash, false)
     }
 
     /// Holds `hash` for `key`, in place of any held before.
     pub fn insert(&mut self, key: IdKey, hash: i64) {
+        self.probe(key, hash, true);
+    }
+
+    fn probe(&mut self, key: IdKey, hash: i64, replace: bool) -> Option<i64> {
         let slot = Slot::new(key, hash);
-        match self.entry(&slot) {
-            Entry::Occupied(mut e) => *e.get_mut() = slot,
-            Entry::Vacant(e) => {
-                e.insert(slot);
-                self.len += 1;
-            }
+        let shard = self.shard(&slot);
+        let held = self.shards[shard].get_or_insert(slot, replace);
+        if held.is_none() {
+            self.len += 1;
         }
+        held
     }
 
     /// Makes room for about `additional` more ids at once, instead of growing (and copying) the
@@ -127,19 +347,19 @@ impl IdMap {
         if shards <= self.shards.len() {
             let each = additional.div_ceil(self.shards.len());
             for s in &mut self.shards {
-                s.reserve(each, Slot::table_hash);
+                s.reserve(each);
             }
             return;
         }
         let old = std::mem::replace(
             &mut self.shards,
             (0..shards)
-                .map(|_| HashTable::with_capacity(SHARD_IDS))
+                .map(|_| Shard::with_buckets(SHARD_BUCKETS))
                 .collect(),
         );
-        for slot in old.into_iter().flatten() {
+        for slot in old.iter().flat_map(Shard::slots) {
             let shard = self.shard(&slot);
-            self.shards[shard].insert_unique(slot.table_hash(), slot, Slot::table_hash);
+            self.shards[shard].get_or_insert(slot, false);
         }
     }
 }
@@ -155,6 +375,7 @@ mod tests {
         let id = |i: u64| IdKey::of(&format!("T-{i}"));
         let mut map = IdMap::default();
         for i in 0..50_000u64 {
+            map.prefetch(id(i));
             assert_eq!(map.get_or_insert(id(i), i as i64 - 7), None);
         }
         assert_eq!(map.get_or_insert(id(3), 0), Some(3 - 7));
@@ -170,24 +391,69 @@ mod tests {
             assert_eq!(map.get_or_insert(id(i), -1), None);
         }
         assert_eq!(map.len(), 60_000);
-        // Every shard holds some ids.
-        assert!(map.shards.iter().all(|s| s.len() > 10_000));
+        // Every shard holds some ids, and the shards' counts add up.
+        assert!(map.shards.iter().all(|s| s.len > 10_000));
+        assert_eq!(map.shards.iter().map(|s| s.len).sum::<usize>(), 60_000);
+        assert_eq!(map.shards.iter().map(|s| s.slots().count()).sum::<usize>(), 60_000);
     }
 
-    /// A map reserved for n ids has room for them in about 24 bytes each (20 and a control
-    /// byte a slot, 7/8 of the slots usable) and does not grow as they come.
+    /// A map reserved for n ids has room for them in about 24 bytes each (64-byte buckets of
+    /// three entries, 7/8 of the entries usable) and does not grow as they come.
     #[test]
     fn a_reserved_map_is_sized_to_its_ids() {
         let n = 3_000_000;
         let mut map = IdMap::default();
         map.reserve(n);
-        let capacity: usize = map.shards.iter().map(HashTable::capacity).sum();
-        assert!(capacity >= n && capacity < n + SHARD_SLOTS, "{capacity}");
+        let capacity: usize = map.shards.iter().map(Shard::capacity).sum();
+        assert!(capacity >= n && capacity < n + capacity_of(SHARD_BUCKETS), "{capacity}");
         assert_eq!(std::mem::size_of::<Slot>(), 20);
+        assert_eq!(std::mem::size_of::<Bucket>(), 64);
         for i in 0..n as u64 {
             map.get_or_insert(IdKey::of(&i.to_string()), 0);
         }
-        let after: usize = map.shards.iter().map(HashTable::capacity).sum();
+        let after: usize = map.shards.iter().map(Shard::capacity).sum();
         assert_eq!(after, capacity, "the map grew");
     }
+
+    /// A map that is never reserved grows from one bucket, through many doublings, and keeps
+    /// every id; an id whose 96 bits are zero is held too (it must not read as empty).
+    #[test]
+    fn an_unreserved_map_grows_and_keeps_every_id() {
+        let mut map = IdMap::default();
+        for i in 0..100_000u64 {
+            assert_eq!(map.get_or_insert(IdKey::of(&i.to_string()), i as i64), None);
+        }
+        let zero = IdKey::of_words(0, 0);
+        assert_eq!(map.get_or_insert(zero, 9), None);
+        assert_eq!(map.get_or_insert(zero, 1), Some(9));
+        for i in 0..100_000u64 {
+            assert_eq!(map.get_or_insert(IdKey::of(&i.to_string()), -1), Some(i as i64));
+        }
+        assert_eq!(map.len(), 100_001);
+        assert_eq!(map.shards.len(), 1);
+        assert!(map.shards[0].len <= map.shards[0].capacity());
+    }
+
+    /// A shard filled to its 7/8 limit takes every id without growing, rarely has to move an
+    /// entry for a new one, and the ids keep their hashes through the moves.
+    #[test]
+    fn a_shard_fills_to_its_limit_without_growing() {
+        let mut shard = Shard::with_buckets(1 << 14);
+        let cap = shard.capacity();
+        let slot = |i: usize| Slot::new(IdKey::of(&i.to_string()), i as i64);
+        let mut moved = 0;
+        for i in 0..cap {
+            moved += matches!(shard.find(&slot(i)), Place::Full) as usize;
+            assert_eq!(shard.get_or_insert(slot(i), false), None);
+        }
+        assert_eq!(shard.n, 1 << 14, "the shard grew");
+        // Few new ids find both their buckets full (6.8% measured).
+        assert!(moved * 10 < cap, "{moved} of {cap} ids moved others");
+        assert_eq!(shard.len, cap);
+        for i in 0..cap {
+            assert_eq!(shard.get_or_insert(slot(i), false), Some(i as i64));
+        }
+        assert_eq!(shard.slots().count(), cap);
+    }
+
 }

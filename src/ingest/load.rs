@@ -45,6 +45,11 @@ impl IdKey {
     pub fn words(self) -> (u64, u64) {
         (self.0, self.1)
     }
+
+    #[cfg(test)]
+    pub fn of_words(a: u64, b: u64) -> IdKey {
+        IdKey(a, b)
+    }
 }
 
 impl Hash for IdKey {
@@ -57,6 +62,10 @@ impl Hash for IdKey {
 /// What the warehouse already holds for a table: id -> record hash. Rows loaded earlier in the
 /// same run are added, so two exports in one run are deduplicated against each other too.
 pub type KnownIds = super::idmap::IdMap;
+
+/// How many records ahead the merge asks for the id map's memory (4 to 16 measured alike on
+/// the 10M-row export, none 0.7 s more processor time).
+const PREFETCH_ROWS: usize = 8;
 
 /// One canonical column being built.
 enum Col {
@@ -788,6 +797,11 @@ impl<'a> Merger<'a> {
         let mut keep = vec![true; n];
         let mut flags = flags.into_iter().peekable();
         for row in 0..n {
+            // The id map's lines for a record a few rows on are fetched while this one is handled
+            // (idmap.rs): in a large map nearly every probe misses the cache.
+            if let Some(ahead) = keys.get(row + PREFETCH_ROWS) {
+                self.known.prefetch(*ahead);
+            }
             let key = keys[row];
             let hash = record_hash[row];
             let flag = match flags.peek() {
