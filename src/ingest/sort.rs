@@ -510,9 +510,7 @@ impl RunWriter {
             let mut prefix = false;
             // The first run's path, unused while runs go straight into the file.
             let mut first: Option<PathBuf> = None;
-            let mut rows_since_trim = 0;
             for (run, path) in rx {
-                let rows = run.height();
                 let first = first.get_or_insert_with(|| path.clone());
                 let run = match direct.as_mut() {
                     None => Some(run),
@@ -535,14 +533,6 @@ impl RunWriter {
                     sorted_pieces(run, group_rows, |mut p| w.write(&mut p), err)?;
                     w.finish()?;
                     written.push(path);
-                }
-                // As often as runs of RUN_ROWS: each trim costs the pages taken afresh after it
-                // (at every run of IN_ORDER_RUN_ROWS, 1.25M page faults against 0.9M at 10M
-                // lines and 0.5 s more time; never, 0.1 GB more peak memory).
-                rows_since_trim += rows;
-                if rows_since_trim >= run_rows {
-                    give_back_free_memory();
-                    rows_since_trim = 0;
                 }
             }
             Ok(match direct {
@@ -780,18 +770,6 @@ impl Groups {
             self.pending.push(df.slice(start as i64, n - start));
         }
         Ok(())
-    }
-}
-
-/// Hands the heap's free pages back to the system. glibc keeps what a run's rows occupied
-/// (in the arena of whichever thread freed them) for reuse, and the next run, read and
-/// sorted on other threads, takes fresh pages instead: at 10M lines the sort's peak was 1 GB of
-/// such free memory (MALLOC_TRIM_THRESHOLD_=0 showed it, at 40% more time).
-fn give_back_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the system.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
