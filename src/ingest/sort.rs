@@ -121,6 +121,17 @@ fn gather(df: &DataFrame, ids: &[ChunkId], order: &[IdxSize]) -> DataFrame {
     unsafe { df._take_chunked_unchecked_hor_par(&by, IsSorted::Not) }
 }
 
+/// The rows of `df` at `order`, as [`gather`] gives them but with their strings copied into
+/// buffers of their own. A gathered string column keeps every data buffer of the columns it was
+/// gathered from; rows that are gathered again and again (the customer a run holds back for the
+/// next, gathered with it) would otherwise keep the strings of every run before them alive: at
+/// 10M lines the heap grew by 190 MB over the load.
+fn gather_owned(df: &DataFrame, ids: &[ChunkId], order: &[IdxSize]) -> DataFrame {
+    let by: Vec<ChunkId> = order.iter().map(|&r| ids[r as usize]).collect();
+    // SAFETY: as in `gather`.
+    unsafe { df.take_chunked_unchecked(&by, IsSorted::Not, true) }
+}
+
 /// `df`'s rows sorted (see [`sorted_order`]), handed to `f` in pieces of `rows` rows: the
 /// sorted copy is never held whole beside `df`.
 fn sorted_pieces(
@@ -466,7 +477,10 @@ impl Direct {
         if cut > 0 {
             self.last = Some(key_at(cut - 1));
         }
-        self.carry = Some(rows(cut, n));
+        self.carry = Some(match &order {
+            None => run.slice(cut as i64, n - cut),
+            Some(order) => gather_owned(&run, &ids, &order[cut..n]),
+        });
         Ok(None)
     }
 
@@ -842,6 +856,63 @@ mod tests {
                 Layout::GroupedWithAGiant => grouped(i),
             })
             .collect()
+    }
+
+    /// The customer a run holds back for the next is gathered with the next run, again and
+    /// again: it must own its strings, or each holds every earlier run's string buffers (a
+    /// gathered string column shares the buffers of what it was gathered from) and a load's
+    /// memory grows with its size.
+    #[test]
+    fn the_customer_held_back_between_runs_holds_only_its_own_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Groups::new(dir.path().join("t.parquet"), 1_000, Constants::default());
+        let mut direct = Direct {
+            out,
+            done: Sorted::default(),
+            last: None,
+            carry: None,
+            carry_limit: 1_000,
+            piece_rows: 100,
+        };
+        let (runs, per_run, per_customer) = (40, 3_000usize, 30usize);
+        let mut carried_bytes = Vec::new();
+        for r in 0..runs {
+            let rows = r * per_run..(r + 1) * per_run;
+            // Customers of 30 rows, in rising keys across runs; order keys scrambled within a
+            // customer, so every run is gathered.
+            let customer: Vec<i64> = rows.clone().map(|i| (i / per_customer) as i64).collect();
+            let order: Vec<i64> = rows.clone().map(|i| ((i * 7_919) % 31) as i64).collect();
+            // Longer than the 12 bytes a view holds inline: the text lives in data buffers.
+            let text: Vec<String> = rows.map(|i| format!("transaction-{i:012}")).collect();
+            let run = DataFrame::new(
+                per_run,
+                vec![
+                    Series::new("transaction_id".into(), &text).into_column(),
+                    Series::new("customer_key".into(), &customer).into_column(),
+                    Series::new("order_key".into(), &order).into_column(),
+                ],
+            )
+            .unwrap();
+            assert!(direct.take(run).unwrap().is_none(), "runs in customer order");
+            let carry = direct.carry.as_ref().unwrap();
+            assert_eq!(carry.height(), per_customer);
+            let bytes: usize = carry
+                .column("transaction_id")
+                .unwrap()
+                .str()
+                .unwrap()
+                .downcast_iter()
+                .map(|a| a.total_buffer_len())
+                .sum();
+            carried_bytes.push(bytes);
+        }
+        // 30 values of 24 bytes each, whatever the number of runs before.
+        let most = *carried_bytes.iter().max().unwrap();
+        assert!(most <= 2 * 30 * 24, "the carry holds {carried_bytes:?} bytes");
+        let done = direct.finish().unwrap();
+        let file = read(&dir.path().join("t.parquet"));
+        assert_eq!(file.height(), runs * per_run);
+        assert_eq!(done.row_group_keys.first().unwrap().0, 0);
     }
 
     /// Sorted as one run, written straight from runs in order, or merged from many, the file
