@@ -102,9 +102,22 @@ impl CustomerKeys {
         )
     }
 
+    /// The keys of a column of ids. An export grouped by customer gives a customer's rows one
+    /// after another: an id equal to the row before's takes its key without hashing or a
+    /// lookup (the dictionary's lookups were 1.4% of a 10M-line load's CPU, perf).
     fn column(&mut self, ids: &StringChunked) -> Int64Chunked {
+        let mut last: Option<(&str, i64)> = None;
         ids.iter()
-            .map(|id| id.map(|id| self.key(id)))
+            .map(|id| {
+                id.map(|id| match last {
+                    Some((before, key)) if before == id => key,
+                    _ => {
+                        let key = self.key(id);
+                        last = Some((id, key));
+                        key
+                    }
+                })
+            })
             .collect::<Int64Chunked>()
             .with_name("customer_key".into())
     }
@@ -167,6 +180,28 @@ mod tests {
         assert_eq!(ids, ["c", "d"]);
         let mut empty = CustomerKeys::from_pairs(std::iter::empty());
         assert_eq!(empty.key("x"), 1);
+    }
+
+    /// A column's keys are each id's key, whether its rows come together or apart, with a
+    /// missing id between two of the same customer's rows.
+    #[test]
+    fn a_column_of_ids_takes_each_ids_key() {
+        let mut k = CustomerKeys::from_pairs([("a", 1)].into_iter());
+        let ids = StringChunked::from_iter([
+            Some("b"),
+            Some("b"),
+            Some("a"),
+            None,
+            Some("a"),
+            Some("b"),
+            Some("c"),
+            Some("c"),
+            Some("a"),
+        ]);
+        let keys: Vec<Option<i64>> = k.column(&ids).iter().collect();
+        let want = [2, 2, 1, 0, 1, 2, 3, 3, 1].map(|k| (k > 0).then_some(k));
+        assert_eq!(keys, want);
+        assert_eq!(k.added(), 2);
     }
 
     #[test]
