@@ -148,7 +148,10 @@ impl Shard {
 
     /// The two buckets an id may be in.
     fn homes(&self, slot: &Slot) -> [usize; 2] {
-        [self.bucket_of(slot.table_hash()), self.bucket_of(slot.alt_hash())]
+        [
+            self.bucket_of(slot.table_hash()),
+            self.bucket_of(slot.alt_hash()),
+        ]
     }
 
     fn prefetch(&self, slot: &Slot) {
@@ -394,7 +397,10 @@ mod tests {
         // Every shard holds some ids, and the shards' counts add up.
         assert!(map.shards.iter().all(|s| s.len > 10_000));
         assert_eq!(map.shards.iter().map(|s| s.len).sum::<usize>(), 60_000);
-        assert_eq!(map.shards.iter().map(|s| s.slots().count()).sum::<usize>(), 60_000);
+        assert_eq!(
+            map.shards.iter().map(|s| s.slots().count()).sum::<usize>(),
+            60_000
+        );
     }
 
     /// A map reserved for n ids has room for them in about 24 bytes each (64-byte buckets of
@@ -405,7 +411,10 @@ mod tests {
         let mut map = IdMap::default();
         map.reserve(n);
         let capacity: usize = map.shards.iter().map(Shard::capacity).sum();
-        assert!(capacity >= n && capacity < n + capacity_of(SHARD_BUCKETS), "{capacity}");
+        assert!(
+            capacity >= n && capacity < n + capacity_of(SHARD_BUCKETS),
+            "{capacity}"
+        );
         assert_eq!(std::mem::size_of::<Slot>(), 20);
         assert_eq!(std::mem::size_of::<Bucket>(), 64);
         for i in 0..n as u64 {
@@ -427,7 +436,10 @@ mod tests {
         assert_eq!(map.get_or_insert(zero, 9), None);
         assert_eq!(map.get_or_insert(zero, 1), Some(9));
         for i in 0..100_000u64 {
-            assert_eq!(map.get_or_insert(IdKey::of(&i.to_string()), -1), Some(i as i64));
+            assert_eq!(
+                map.get_or_insert(IdKey::of(&i.to_string()), -1),
+                Some(i as i64)
+            );
         }
         assert_eq!(map.len(), 100_001);
         assert_eq!(map.shards.len(), 1);
@@ -455,5 +467,4 @@ mod tests {
         }
         assert_eq!(shard.slots().count(), cap);
     }
-
 }

@@ -20,9 +20,8 @@ use polars_arrow::array::{
 use polars_arrow::datatypes::{ArrowDataType, IntegerType};
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding, FileWriter,
-    ParquetType, StatisticsOptions, Version, WriteOptions, array_to_columns,
-    array_to_pages, compress, fallible_streaming_iterator, to_nested, to_parquet_leaves,
-    to_parquet_schema,
+    ParquetType, StatisticsOptions, Version, WriteOptions, array_to_columns, array_to_pages,
+    compress, fallible_streaming_iterator, to_nested, to_parquet_leaves, to_parquet_schema,
 };
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;

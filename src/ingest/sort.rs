@@ -893,7 +893,10 @@ mod tests {
                 ],
             )
             .unwrap();
-            assert!(direct.take(run).unwrap().is_none(), "runs in customer order");
+            assert!(
+                direct.take(run).unwrap().is_none(),
+                "runs in customer order"
+            );
             let carry = direct.carry.as_ref().unwrap();
             assert_eq!(carry.height(), per_customer);
             let bytes: usize = carry
@@ -908,7 +911,10 @@ mod tests {
         }
         // 30 values of 24 bytes each, whatever the number of runs before.
         let most = *carried_bytes.iter().max().unwrap();
-        assert!(most <= 2 * 30 * 24, "the carry holds {carried_bytes:?} bytes");
+        assert!(
+            most <= 2 * 30 * 24,
+            "the carry holds {carried_bytes:?} bytes"
+        );
         let done = direct.finish().unwrap();
         let file = read(&dir.path().join("t.parquet"));
         assert_eq!(file.height(), runs * per_run);
