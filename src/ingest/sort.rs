@@ -110,12 +110,17 @@ fn chunk_ids(df: &mut DataFrame) -> Vec<ChunkId> {
     ids
 }
 
+/// Where the rows at `order` (row numbers of the whole frame) lie, from `ids` of [`chunk_ids`].
+fn located(ids: &[ChunkId], order: &[IdxSize]) -> Vec<ChunkId> {
+    order.iter().map(|&r| ids[r as usize]).collect()
+}
+
 /// The rows of `df` at `order` (row numbers of the whole frame), gathered from `df`'s chunks
 /// as they are with `ids` from [`chunk_ids`]: no copy of the frame into one chunk first
 /// (polars gathers strings from several chunks value by value, copying their bytes; gathered by
 /// chunk id they keep their views).
 fn gather(df: &DataFrame, ids: &[ChunkId], order: &[IdxSize]) -> DataFrame {
-    let by: Vec<ChunkId> = order.iter().map(|&r| ids[r as usize]).collect();
+    let by = located(ids, order);
     // SAFETY: every row number in `order` is below `df.height()` (it comes from
     // `sorted_order(df)`), and `ids` places each of them in `df`'s chunks (`chunk_ids(df)`).
     unsafe { df._take_chunked_unchecked_hor_par(&by, IsSorted::Not) }
@@ -127,7 +132,7 @@ fn gather(df: &DataFrame, ids: &[ChunkId], order: &[IdxSize]) -> DataFrame {
 /// next, gathered with it) would otherwise keep the strings of every run before them alive: at
 /// 10M lines the heap grew by 190 MB over the load.
 fn gather_owned(df: &DataFrame, ids: &[ChunkId], order: &[IdxSize]) -> DataFrame {
-    let by: Vec<ChunkId> = order.iter().map(|&r| ids[r as usize]).collect();
+    let by = located(ids, order);
     // SAFETY: as in `gather`.
     unsafe { df.take_chunked_unchecked(&by, IsSorted::Not, true) }
 }
