@@ -17,12 +17,17 @@
 //! - Up to 7/8 of the entries are used; ids are spread over shards of 2^18 buckets (16 MiB)
 //!   each, as many as the ids expected need, so the map is about 85% used whatever the count
 //!   and a shard that fills up grows alone, not the whole map at once.
-//! - An empty entry is all zero bits, so a fresh map is zeroed memory that the system hands out
-//!   lazily, page by page as ids arrive, instead of being written through first.
+//! - An empty entry is all zero bits, so a fresh map is a mapping of zeroed pages that the
+//!   system hands out lazily, page by page as ids arrive, instead of being written through
+//!   first. (The allocator's `alloc_zeroed` for 64-byte alignment is `malloc` and `memset`:
+//!   at 100M lines the load then stood for 3 s on one core zeroing 2.3 GB before the first
+//!   record, BENCHMARKS.md.)
 //!
 //! The std map was kept for the small maps of a load (customers, derived ids).
 
-use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
+use std::alloc::{Layout, handle_alloc_error};
+
+use memmap2::MmapMut;
 
 use super::load::IdKey;
 
@@ -101,40 +106,40 @@ struct Bucket {
     slots: [Slot; PER_BUCKET],
 }
 
-/// A table of buckets probed linearly. Its memory comes zeroed from the allocator (an empty
-/// entry is all zero bits), which for a large table means pages the system zeroes on first
-/// touch rather than a pass writing every byte up front.
+/// A table of buckets probed linearly, in pages of its own: an anonymous mapping, whose pages
+/// the system zeroes on first touch (an empty entry is all zero bits) rather than a pass
+/// writing every byte up front, on the probing thread as the ids come in.
 struct Shard {
-    buckets: *mut Bucket,
+    pages: MmapMut,
     n: usize,
     len: usize,
 }
-
-// The shard owns its buckets like a `Box<[Bucket]>` would.
-unsafe impl Send for Shard {}
-unsafe impl Sync for Shard {}
 
 impl Shard {
     fn with_buckets(n: usize) -> Shard {
         let n = n.max(1);
         let layout = Layout::array::<Bucket>(n).expect("id map size");
-        // SAFETY: the layout is not zero-sized (n >= 1), and all zero bits are a valid
-        // (empty) bucket: it is plain integers.
-        let buckets = unsafe { alloc_zeroed(layout) } as *mut Bucket;
-        if buckets.is_null() {
+        let Ok(pages) = MmapMut::map_anon(layout.size()) else {
             handle_alloc_error(layout);
+        };
+        // Huge pages for a table past one: a probe at random then misses the TLB far less
+        // (glibc's heap gets them through GLIBC_TUNABLES, main.rs; a mapping asks for itself).
+        #[cfg(target_os = "linux")]
+        if layout.size() >= 2 << 20 {
+            let _ = pages.advise(memmap2::Advice::HugePage);
         }
-        Shard { buckets, n, len: 0 }
+        Shard { pages, n, len: 0 }
     }
 
     fn buckets(&self) -> &[Bucket] {
-        // SAFETY: `buckets` points at `n` initialised buckets owned by this shard.
-        unsafe { std::slice::from_raw_parts(self.buckets, self.n) }
+        // SAFETY: the mapping is page-aligned (more than a bucket's 64 bytes), `n` buckets
+        // long, and all zero bits or buckets written through `buckets_mut`: plain integers.
+        unsafe { std::slice::from_raw_parts(self.pages.as_ptr() as *const Bucket, self.n) }
     }
 
     fn buckets_mut(&mut self) -> &mut [Bucket] {
         // SAFETY: as in `buckets`, and `&mut self` makes the access exclusive.
-        unsafe { std::slice::from_raw_parts_mut(self.buckets, self.n) }
+        unsafe { std::slice::from_raw_parts_mut(self.pages.as_mut_ptr() as *mut Bucket, self.n) }
     }
 
     fn capacity(&self) -> usize {
@@ -159,7 +164,7 @@ impl Shard {
         for b in self.homes(slot) {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             // SAFETY: the bucket is inside the table; a prefetch only hints the cache.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(self.buckets.add(b) as *const i8) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(self.buckets().as_ptr().add(b) as *const i8) };
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = slot;
@@ -271,14 +276,6 @@ impl Shard {
             .flat_map(|b| b.slots.iter())
             .filter(|s| !s.is_empty())
             .copied()
-    }
-}
-
-impl Drop for Shard {
-    fn drop(&mut self) {
-        let layout = Layout::array::<Bucket>(self.n).expect("id map size");
-        // SAFETY: allocated in `with_buckets` with this layout.
-        unsafe { dealloc(self.buckets as *mut u8, layout) }
     }
 }
 
