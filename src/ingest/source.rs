@@ -24,6 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::load::{Batch, Merger, Raws, RowParser, Spec};
 use crate::config::{Format, SourceConfig};
 use crate::error::{Error, Result};
+use crate::warehouse::{self, Fingerprinting, SourceFingerprint};
 
 /// Rows per batch for the sequential readers (JSON Lines, Parquet).
 const BATCH_ROWS: usize = 64 * 1024;
@@ -39,7 +40,11 @@ fn chunk_bytes() -> usize {
 
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 
-fn open(path: &Path, cfg: &SourceConfig) -> Result<(Box<dyn BufRead + Send>, Option<ProgressBar>)> {
+fn open(
+    path: &Path,
+    cfg: &SourceConfig,
+    hashing: &Fingerprinting,
+) -> Result<(Box<dyn BufRead + Send>, Option<ProgressBar>)> {
     let file = File::open(path).map_err(|e| Error::source(path, format!("cannot open: {e}")))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = (len >= PROGRESS_MIN_BYTES).then(|| {
@@ -58,6 +63,8 @@ fn open(path: &Path, cfg: &SourceConfig) -> Result<(Box<dyn BufRead + Send>, Opt
         );
         pb
     });
+    // The file's own bytes are hashed, compressed or not, as `warehouse::fingerprint` does.
+    let file = hashing.reader(file);
     let inner: Box<dyn Read + Send> = match &progress {
         Some(pb) => Box::new(pb.wrap_read(file)),
         None => Box::new(file),
@@ -73,16 +80,25 @@ fn open(path: &Path, cfg: &SourceConfig) -> Result<(Box<dyn BufRead + Send>, Opt
     ))
 }
 
-/// Reads one export into the merger, record by record in file order.
-pub fn read(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -> Result<()> {
-    if !path.exists() {
-        return Err(Error::source(path, "file not found"));
-    }
+/// Reads one export into the merger, record by record in file order, and gives its
+/// fingerprint: of the bytes read (CSV and JSON lines, hashed on the way), or of the file read
+/// again (Parquet, which is read at random).
+pub fn read(
+    path: &Path,
+    cfg: &SourceConfig,
+    spec: &Spec,
+    merger: &mut Merger,
+) -> Result<SourceFingerprint> {
+    let hashing = Fingerprinting::new(path, warehouse::source_size(path)?);
     match cfg.format() {
-        Format::Csv => read_csv(path, cfg, spec, merger),
-        Format::Jsonl => read_jsonl(path, cfg, spec, merger),
-        Format::Parquet => read_parquet(path, spec, merger),
+        Format::Csv => read_csv(path, cfg, spec, merger, &hashing)?,
+        Format::Jsonl => read_jsonl(path, cfg, spec, merger, &hashing)?,
+        Format::Parquet => {
+            read_parquet(path, spec, merger)?;
+            return warehouse::fingerprint(path);
+        }
     }
+    hashing.finish()
 }
 
 fn source_name(path: &Path) -> String {
@@ -127,8 +143,14 @@ struct Chunk {
     first_line: u64,
 }
 
-fn read_csv(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -> Result<()> {
-    let (mut reader, progress) = open(path, cfg)?;
+fn read_csv(
+    path: &Path,
+    cfg: &SourceConfig,
+    spec: &Spec,
+    merger: &mut Merger,
+    hashing: &Fingerprinting,
+) -> Result<()> {
+    let (mut reader, progress) = open(path, cfg, hashing)?;
     let delim = cfg.delimiter.as_bytes()[0];
     let quote = cfg.quote.as_bytes()[0];
     let read_err = |e: std::io::Error| Error::source(path, format!("read failed: {e}"));
@@ -567,8 +589,14 @@ fn flush(batch: &mut Batch, parser: &RowParser, merger: &mut Merger) -> Result<(
     merger.merge(full, parser)
 }
 
-fn read_jsonl(path: &Path, cfg: &SourceConfig, spec: &Spec, merger: &mut Merger) -> Result<()> {
-    let (mut reader, progress) = open(path, cfg)?;
+fn read_jsonl(
+    path: &Path,
+    cfg: &SourceConfig,
+    spec: &Spec,
+    merger: &mut Merger,
+    hashing: &Fingerprinting,
+) -> Result<()> {
+    let (mut reader, progress) = open(path, cfg, hashing)?;
     let mut header: Vec<String> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = Default::default();
     let mut parser = RowParser::new(spec, &header);
