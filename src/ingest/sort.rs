@@ -74,7 +74,9 @@ const MERGE_BUFFER_ROWS: usize = RUN_ROWS;
 ///
 /// The permutation is sorted here as (customer, order, row) triples rather than by polars'
 /// multi-column sort, which compares through its chunked columns row by row (7% of a 10M-line
-/// load's CPU, perf). A missing key sorts first, as polars puts nulls.
+/// load's CPU, perf). A missing key sorts first, as polars puts nulls. Rows that come grouped
+/// by customer in key order (an export grouped by customer) are sorted a customer at a time:
+/// a hundred rows at a time, not a run's 128k.
 fn sorted_order(df: &DataFrame) -> PolarsResult<Option<Vec<IdxSize>>> {
     let customers = df.column(SORT_KEYS[0])?.i64()?;
     let orders = df.column(SORT_KEYS[1])?.i64()?;
@@ -87,7 +89,13 @@ fn sorted_order(df: &DataFrame) -> PolarsResult<Option<Vec<IdxSize>>> {
     if rows.is_sorted() {
         return Ok(None);
     }
-    rows.sort_unstable();
+    if rows.is_sorted_by_key(|r| r.0) {
+        for customer in rows.chunk_by_mut(|a, b| a.0 == b.0) {
+            customer.sort_unstable();
+        }
+    } else {
+        rows.sort_unstable();
+    }
     Ok(Some(rows.into_iter().map(|r| r.2).collect()))
 }
 
