@@ -37,8 +37,8 @@ def run_measured(cmd, cwd=None, env=None):
     """Runs cmd; returns (seconds, peak RSS in MiB). Fails loudly with the command's output.
 
     Each run starts with nothing left to write back: the files the run before wrote (3.9 GB of
-    warehouse at 100M lines) are flushed first, so that no run pays for the one before it
-    (without this, the same load measured 51 to 61 s in turn)."""
+    warehouse at 100M lines, 1.2 GB of DuckDB's Parquet) are flushed first, so that no run
+    pays for writing back the one before it."""
     os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
