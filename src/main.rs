@@ -20,9 +20,9 @@ fn main() -> std::process::ExitCode {
 /// (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`), unless the environment already sets glibc's
 /// tunables (then they are the user's and are left alone).
 ///
-/// A load touches a few GB of fresh heap (column buffers, the duplicate check's id map probed
-/// at random): with 4 KiB pages, a million page faults at 10M lines and a TLB miss on most
-/// probes. glibc reads its tunables only from the environment a process starts with, hence
+/// A load touches a few GB of fresh heap (column buffers, runs, pages being written): with 4 KiB
+/// pages, a million page faults at 10M lines. (The duplicate check's id map, probed at random,
+/// is a mapping of its own that asks for huge pages itself: ingest/idmap.rs.) glibc reads its tunables only from the environment a process starts with, hence
 /// the exec; where it fails, crm goes on as it is. Measured at 10M lines (BENCHMARKS.md): the
 /// load about 8% faster, a fifth fewer page faults, the same peak memory; the queries alike.
 fn with_huge_pages() {
