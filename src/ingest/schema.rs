@@ -443,7 +443,7 @@ pub fn parse_value<'a>(
     raw: Option<&'a str>,
     formats: &TimeFormats,
 ) -> Result<Value<'a>, String> {
-    let text = match raw.map(str::trim) {
+    let text = match raw.map(trimmed) {
         None | Some("") => {
             return if spec.required {
                 Err(format!("missing required field {}", spec.name))
@@ -503,6 +503,20 @@ pub fn parse_value<'a>(
         Kind::Timestamp => parse_timestamp(text, formats)
             .map(Value::Timestamp)
             .ok_or_else(|| bad("date")),
+    }
+}
+
+/// `s` without leading and trailing whitespace, as [`str::trim`] gives it (Unicode's), but a
+/// field that begins and ends with a visible ASCII character, nearly every field of an export,
+/// is returned as it is without `trim`'s walk over its characters (2% of a 10M-line load's
+/// samples, perf).
+#[inline(always)]
+fn trimmed(s: &str) -> &str {
+    let visible = |b: u8| b > b' ' && b.is_ascii();
+    match s.as_bytes() {
+        [first, .., last] if visible(*first) && visible(*last) => s,
+        [only] if visible(*only) => s,
+        _ => s.trim(),
     }
 }
 
@@ -608,6 +622,29 @@ pub fn parse_timestamp(text: &str, formats: &TimeFormats) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every string of up to four characters from an alphabet of visible ASCII, every kind of
+    /// whitespace Unicode has, and other non-ASCII characters: trimmed as `str::trim` trims.
+    #[test]
+    fn trimmed_is_trim() {
+        let alphabet = [
+            "a", "~", "\x7f", "\x1f", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\u{85}", "\u{a0}",
+            "\u{2003}", "\u{3000}", "é", "\u{feff}",
+        ];
+        let mut strings = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..4 {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(last.iter().cloned());
+        }
+        assert_eq!(strings.len(), 1 + 16 + 256 + 4096 + 65536);
+        for s in &strings {
+            assert_eq!(trimmed(s), s.trim(), "{s:?}");
+        }
+    }
 
     fn ts(s: &str, f: &TimeFormats) -> Option<String> {
         parse_timestamp(s, f).map(|m| {
