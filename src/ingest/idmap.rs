@@ -18,15 +18,15 @@
 //!   each, as many as the ids expected need, so the map is about 85% used whatever the count
 //!   and a shard that fills up grows alone, not the whole map at once.
 //! - An empty entry is all zero bits, so a fresh map is a mapping of zeroed pages that the
-//!   system hands out lazily, page by page as ids arrive, instead of being written through
-//!   first. (The allocator's `alloc_zeroed` for 64-byte alignment is `malloc` and `memset`:
+//!   system hands out lazily, as the ids arrive or (a large map) as a thread of its own asks
+//!   for them beside the probes ([`Prefault`]), instead of being written through first on
+//!   the probing thread. (The allocator's `alloc_zeroed` for 64-byte alignment is `malloc` and `memset`:
 //!   at 100M lines the load then stood for 3 s on one core zeroing 2.3 GB before the first
 //!   record, BENCHMARKS.md.)
 //!
 //! The std map was kept for the small maps of a load (customers, derived ids).
 
 use std::alloc::{Layout, handle_alloc_error};
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -111,7 +111,7 @@ struct Bucket {
 
 /// A table of buckets probed linearly, in pages of its own: an anonymous mapping, whose pages
 /// the system zeroes on first touch (an empty entry is all zero bits) rather than a pass
-/// writing every byte up front, on the probing thread as the ids come in.
+/// writing every byte up front.
 struct Shard {
     /// Shared with the thread that faults a new map's pages in ahead ([`Prefault`]), which
     /// only asks the system to back them and never reads or writes them.
