@@ -19,7 +19,7 @@
 //!   and a shard that fills up grows alone, not the whole map at once.
 //! - An empty entry is all zero bits, so a fresh map is a mapping of zeroed pages that the
 //!   system hands out lazily, as the ids arrive or (a large map) as a thread of its own asks
-//!   for them beside the probes ([`Prefault`]), instead of being written through first on
+//!   for them beside the probes (`Prefault`), instead of being written through first on
 //!   the probing thread. (The allocator's `alloc_zeroed` for 64-byte alignment is `malloc` and `memset`:
 //!   at 100M lines the load then stood for 3 s on one core zeroing 2.3 GB before the first
 //!   record, BENCHMARKS.md.)

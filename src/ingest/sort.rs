@@ -292,7 +292,7 @@ impl<'a> SortedWriter<'a> {
     }
 
     /// The columns `names` hold one value for the whole load: they are carried aside, not
-    /// through the runs (see [`Constants`]).
+    /// through the runs (see `Constants`).
     pub fn constant_columns(mut self, names: &[&'static str]) -> Self {
         self.constants.names = names.to_vec();
         self
@@ -800,7 +800,7 @@ impl Groups {
     }
 }
 
-/// What [`sort_file`] learnt of the rows it wrote.
+/// What a [`SortedWriter`] learnt of the rows it wrote.
 #[derive(Debug, Default)]
 pub struct Sorted {
     /// The first and last customer key of each row group, in file order.

@@ -353,7 +353,7 @@ pub struct CohortHeatmap {
     pub as_of: String,
     pub period: String,
     pub cohorts: Vec<String>,
-    /// cells[cohort][age]: retention 0..1; None where not reached or incomplete.
+    /// `cells[cohort][age]`: retention 0..1; None where not reached or incomplete.
     pub cells: Vec<Vec<Option<f64>>>,
 }
 
