@@ -322,8 +322,12 @@ fn open_source(path: &Path) -> Result<File> {
 pub struct Fingerprinting {
     path: PathBuf,
     size: u64,
-    state: std::sync::Arc<std::sync::Mutex<(blake3::Hasher, u64)>>,
+    state: Hashed,
 }
+
+/// The hash of the bytes read so far and their count, shared by a [`Fingerprinting`] and its
+/// reader (which a load hands to its reading thread).
+type Hashed = std::sync::Arc<std::sync::Mutex<(blake3::Hasher, u64)>>;
 
 impl Fingerprinting {
     pub fn new(path: &Path, size: u64) -> Fingerprinting {
@@ -359,7 +363,7 @@ impl Fingerprinting {
 /// A reader that feeds its bytes to a [`Fingerprinting`].
 pub struct HashingReader<R> {
     inner: R,
-    state: std::sync::Arc<std::sync::Mutex<(blake3::Hasher, u64)>>,
+    state: Hashed,
 }
 
 impl<R: std::io::Read> std::io::Read for HashingReader<R> {
