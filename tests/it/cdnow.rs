@@ -1,4 +1,4 @@
-//! CDNOW (../shared/data/cdnow): real transactions loaded through a mapping alone.
+//! CDNOW (tests/data/cdnow): real transactions loaded through a mapping alone.
 
 use crate::common::*;
 

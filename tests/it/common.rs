@@ -7,9 +7,10 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/data/cdnow/<name>`, beside the repository.
+/// `tests/data/cdnow/<name>`: the CDNOW files the repository carries (their README says where
+/// they come from and which published values they reproduce).
 pub fn cdnow(name: &str) -> PathBuf {
-    repo().join("../shared/data/cdnow").join(name)
+    repo().join("tests/data/cdnow").join(name)
 }
 
 pub struct Sandbox {
@@ -36,6 +37,15 @@ impl Sandbox {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::cargo_bin("crm").expect("crm binary");
+        c.current_dir(self.dir.path())
+            .args(args)
+            .env_remove("CRM_FAULT_INJECT");
+        c
+    }
+
+    /// `crm args` as a plain process command, for tests that start it and act while it runs.
+    pub fn process(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_crm"));
         c.current_dir(self.dir.path())
             .args(args)
             .env_remove("CRM_FAULT_INJECT");
