@@ -30,6 +30,7 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext, SessionState};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
@@ -67,7 +68,7 @@ impl Engine {
     /// Opens the warehouse of `config` and registers everything. `as_of` defaults to the day
     /// after the last transaction day (METRICS.md "Time and money").
     pub async fn open(config: &Config, as_of: Option<NaiveDate>) -> Result<Engine> {
-        let warehouse = Warehouse::open_existing(&config.warehouse_dir())?;
+        let warehouse = Warehouse::open_snapshot(&config.warehouse_dir())?;
         if crate::ingest::keys::lacks_keys(&warehouse) {
             return Err(Error::warehouse(
                 &warehouse.dir,
@@ -85,7 +86,7 @@ impl Engine {
                 "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
                 "0.5",
             );
-        let ctx = SessionContext::new_with_config_rt(session, runtime(config)?);
+        let ctx = SessionContext::new_with_config_rt(session, runtime(config, warehouse.spill_dir())?);
         crate::periods::register(&ctx);
         crate::periods::register_report_time(&ctx, timezone);
         // At least two ranges: on one core they cost nothing more than one stream.
@@ -96,10 +97,18 @@ impl Engine {
         }
         let as_of = match as_of {
             Some(d) => d,
-            None => match as_of_from_manifest(&warehouse, timezone) {
-                Some(day) => day,
-                None => default_as_of(&ctx, timezone).await?,
-            },
+            None => {
+                let day = match as_of_from_manifest(&warehouse, timezone) {
+                    Some(day) => day,
+                    None => default_as_of(&ctx, timezone).await?,
+                };
+                // Never past the day after the last load: rows dated later (loaded before
+                // the warehouse checked times, or a clock ahead) must not move "today".
+                match last_load_day(&warehouse, timezone) {
+                    Some(load_day) => day.min(load_day + Duration::days(1)),
+                    None => day,
+                }
+            }
         };
         let params = params_batch(config, as_of, timezone)?;
         register_param_functions(&ctx, &params)?;
@@ -113,6 +122,7 @@ impl Engine {
             .get("transactions")
             .is_none_or(|t| t.sorted_by.is_empty());
         register_views(&ctx, sorted, parts.count()).await?;
+        pause_for_test();
         Ok(Engine {
             ctx,
             as_of,
@@ -202,14 +212,20 @@ pub fn table_schema(table: &str) -> SchemaRef {
 
 /// The runtime: with `engine.memory_limit`, a fair spilling pool of that size (every spilling
 /// operator gets an equal share, so a sort and an aggregation in one plan both fit) that names
-/// its largest consumers when a query still cannot fit; spill files go to the system's
-/// temporary folder. Without it, DataFusion's unbounded default.
-fn runtime(config: &Config) -> Result<Arc<RuntimeEnv>> {
+/// its largest consumers when a query still cannot fit; spill files go to the reader lease's
+/// folder in the warehouse (`spill`), which the next load removes if this process is killed. Without it, DataFusion's unbounded default.
+fn runtime(config: &Config, spill: Option<std::path::PathBuf>) -> Result<Arc<RuntimeEnv>> {
     let limit = config
         .engine
         .memory_limit_bytes()
         .map_err(|m| Error::config(&config.path, format!("engine.memory_limit: {m}")))?;
     let mut builder = RuntimeEnvBuilder::new();
+    if let Some(dir) = spill {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        builder = builder.with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir])),
+        );
+    }
     if let Some(bytes) = limit {
         let pool = TrackConsumersPool::new(
             FairSpillPool::new(bytes),
@@ -219,7 +235,7 @@ fn runtime(config: &Config) -> Result<Arc<RuntimeEnv>> {
     }
     builder
         .build_arc()
-        .map_err(|e| Error::usage(format!("cannot set up the query engine: {e}")))
+        .map_err(|e| Error::analysis("engine", format!("cannot set up the query engine: {e}")))
 }
 
 /// `param_<name>()` for every column of `params`: a constant the planner folds into the plan,
@@ -535,6 +551,23 @@ impl TableProvider for OrderedForOneStream {
     }
 }
 
+/// Environment variable naming a file the engine waits for once it has opened its version of
+/// the warehouse: the test of snapshot reads runs a load at that moment.
+pub const PAUSE_ENV: &str = "CRM_TEST_PAUSE_AFTER_OPEN";
+
+fn pause_for_test() {
+    let Some(go) = std::env::var_os(PAUSE_ENV) else {
+        return;
+    };
+    let go = std::path::PathBuf::from(go);
+    let ready = go.with_extension("opened");
+    let _ = std::fs::write(&ready, b"");
+    let start = std::time::Instant::now();
+    while !go.exists() && start.elapsed() < std::time::Duration::from_secs(120) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// The default as_of (the day after the last transaction day in the report's zone) from the
 /// latest `ts` each transactions file recorded, without reading the files. None when a file
 /// has no record of it, or when the zone's offset changed in the two days before the latest
@@ -563,6 +596,13 @@ fn as_of_from_manifest(wh: &Warehouse, tz: Tz) -> Option<NaiveDate> {
     let here = offset(at);
     let steady = (1..=48).all(|h| offset(at - Duration::hours(h)) == here);
     steady.then(|| at.with_timezone(&tz).date_naive() + Duration::days(1))
+}
+
+/// The day of the warehouse's last load in the report's zone (None for a manifest without a
+/// time of its own).
+fn last_load_day(wh: &Warehouse, tz: Tz) -> Option<NaiveDate> {
+    let at = chrono::DateTime::parse_from_rfc3339(&wh.manifest.updated_at).ok()?;
+    Some(at.with_timezone(&tz).date_naive())
 }
 
 async fn default_as_of(ctx: &SessionContext, tz: Tz) -> Result<NaiveDate> {
@@ -960,10 +1000,7 @@ mod tests {
         }
         let mut manifest = Manifest::default();
         manifest.tables.insert("transactions".into(), entry);
-        Warehouse {
-            dir: "wh".into(),
-            manifest,
-        }
+        Warehouse::with_manifest("wh".into(), manifest)
     }
 
     /// Ranges are cut at row-group starts, about equal in row groups, cover every key once,
