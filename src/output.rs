@@ -23,8 +23,22 @@ pub fn write(
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
-            let file = File::create(path).map_err(|e| Error::io(path, e))?;
-            write_to(batches, schema, format, file).map_err(|e| Error::io(path, e))
+            // Written beside the target and renamed over it: a reader never sees half a file,
+            // and a symbolic link at the target's name is replaced, not written through (a
+            // link planted in a report folder must not make crm overwrite a file elsewhere).
+            let tmp = path.with_file_name(format!(
+                ".{}.partial-{}",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                std::process::id()
+            ));
+            let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let written = write_to(batches, schema, format, file)
+                .map_err(|e| Error::io(path, e))
+                .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written
         }
         None => {
             if format == OutputFormat::Parquet {
@@ -80,6 +94,42 @@ pub fn write_to<W: Write + Send>(
         }
     }
     Ok(())
+}
+
+/// `batch` with the named Float64 columns rounded to their number of decimals, for
+/// `--format table`: people read four decimals of a probability, scripts get every digit
+/// (a P(alive) of 1.6e-7 is not 0 to a script comparing with another tool).
+pub fn rounded(batch: &RecordBatch, decimals: &[(&str, i32)]) -> RecordBatch {
+    use datafusion::arrow::array::{ArrayRef, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Float64Type};
+    let columns: Vec<ArrayRef> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, col)| {
+            let places = decimals.iter().find(|(n, _)| n == field.name()).map(|d| d.1);
+            match places {
+                Some(d) if field.data_type() == &DataType::Float64 => {
+                    let k = 10f64.powi(d);
+                    let out: datafusion::arrow::array::Float64Array = col
+                        .as_primitive::<Float64Type>()
+                        .unary(|x| (x * k).round() / k);
+                    std::sync::Arc::new(out) as ArrayRef
+                }
+                _ => col.clone(),
+            }
+        })
+        .collect();
+    RecordBatch::try_new(batch.schema(), columns).expect("same columns")
+}
+
+/// `rounded` when the output is for people, else the batch as it is.
+pub fn for_format(batch: RecordBatch, format: OutputFormat, decimals: &[(&str, i32)]) -> RecordBatch {
+    match format {
+        OutputFormat::Table => rounded(&batch, decimals),
+        _ => batch,
+    }
 }
 
 /// Writes text to standard output, returning the error (a closed pipe included) instead of

@@ -54,8 +54,8 @@ pub struct Fitted {
 }
 
 pub fn fit(data: &[Summary]) -> Result<Fitted> {
-    let bg = clv::fit_bgnbd(data).map_err(|e| Error::usage(e.to_string()))?;
-    let gg = clv::fit_gamma_gamma(data).map_err(|e| Error::usage(e.to_string()))?;
+    let bg = clv::fit_bgnbd(data).map_err(|e| Error::analysis("BG/NBD", e))?;
+    let gg = clv::fit_gamma_gamma(data).map_err(|e| Error::analysis("Gamma-Gamma", e))?;
     Ok(Fitted { bg, gg })
 }
 
@@ -68,6 +68,22 @@ pub fn params_json(f: &Fitted) -> serde_json::Value {
         },
     })
 }
+
+/// The decimals `--format table` shows of the CLV tables' figures; CSV, JSON and Parquet
+/// carry every digit.
+pub const TABLE_DECIMALS: &[(&str, i32)] = &[
+    ("recency", 4),
+    ("t", 4),
+    ("monetary_value", 2),
+    ("p_alive", 4),
+    ("expected_purchases", 4),
+    ("expected_order_value", 2),
+    ("clv", 2),
+    ("cumulative_expected_purchases", 2),
+    ("actual_mean", 4),
+    ("predicted_mean", 4),
+    ("error", 4),
+];
 
 /// One row per customer: `customer_id,frequency,recency,t,monetary_value,p_alive,
 /// expected_purchases,expected_order_value,clv`.
@@ -92,14 +108,7 @@ pub fn per_customer(
         value.push(v);
         clv_v.push(clv::clv(&f.bg, v, s, months, discount));
     }
-    let round = |v: Vec<f64>, d: i32| -> ArrayRef {
-        let k = 10f64.powi(d);
-        Arc::new(Float64Array::from(
-            v.into_iter()
-                .map(|x| (x * k).round() / k)
-                .collect::<Vec<_>>(),
-        ))
-    };
+    let f64s = |v: Vec<f64>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
     let schema = Arc::new(Schema::new(vec![
         Field::new("customer_id", DataType::Utf8, false),
         Field::new("frequency", DataType::Int64, false),
@@ -120,17 +129,15 @@ pub fn per_customer(
         Arc::new(Int64Array::from(
             data.iter().map(|s| s.frequency as i64).collect::<Vec<_>>(),
         )),
-        round(data.iter().map(|s| s.recency).collect(), 4),
-        round(data.iter().map(|s| s.t).collect(), 4),
+        f64s(data.iter().map(|s| s.recency).collect()),
+        f64s(data.iter().map(|s| s.t).collect()),
         Arc::new(Float64Array::from(
-            data.iter()
-                .map(|s| s.monetary_value.map(|m| (m * 100.0).round() / 100.0))
-                .collect::<Vec<_>>(),
+            data.iter().map(|s| s.monetary_value).collect::<Vec<_>>(),
         )),
-        round(p_alive, 4),
-        round(expected, 4),
-        round(value, 2),
-        round(clv_v, 2),
+        f64s(p_alive),
+        f64s(expected),
+        f64s(value),
+        f64s(clv_v),
     ];
     RecordBatch::try_new(schema, columns).expect("columns match the schema")
 }
@@ -154,13 +161,7 @@ pub fn aggregate(f: &Fitted, data: &[Summary], horizon_weeks: f64) -> RecordBatc
         .enumerate()
         .map(|(i, c)| c - if i == 0 { 0.0 } else { cumulative[i - 1] })
         .collect();
-    let r2 = |v: &[f64]| -> ArrayRef {
-        Arc::new(Float64Array::from(
-            v.iter()
-                .map(|x| (x * 100.0).round() / 100.0)
-                .collect::<Vec<_>>(),
-        ))
-    };
+    let f64s = |v: &[f64]| -> ArrayRef { Arc::new(Float64Array::from(v.to_vec())) };
     let schema = Arc::new(Schema::new(vec![
         Field::new("week", DataType::Int64, false),
         Field::new("expected_purchases", DataType::Float64, false),
@@ -170,8 +171,8 @@ pub fn aggregate(f: &Fitted, data: &[Summary], horizon_weeks: f64) -> RecordBatc
         schema,
         vec![
             Arc::new(Int64Array::from(weeks)),
-            r2(&weekly),
-            r2(&cumulative),
+            f64s(&weekly),
+            f64s(&cumulative),
         ],
     )
     .expect("columns match")
@@ -210,7 +211,6 @@ pub fn holdout_table(
         Field::new("predicted_mean", DataType::Float64, false),
         Field::new("error", DataType::Float64, false),
     ]));
-    let r4 = |v: f64| (v * 10_000.0).round() / 10_000.0;
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(
             keep.iter().map(|&k| labels[k].clone()).collect::<Vec<_>>(),
@@ -220,17 +220,17 @@ pub fn holdout_table(
         )),
         Arc::new(Float64Array::from(
             keep.iter()
-                .map(|&k| r4(groups[k].1 / groups[k].0 as f64))
+                .map(|&k| groups[k].1 / groups[k].0 as f64)
                 .collect::<Vec<_>>(),
         )),
         Arc::new(Float64Array::from(
             keep.iter()
-                .map(|&k| r4(groups[k].2 / groups[k].0 as f64))
+                .map(|&k| groups[k].2 / groups[k].0 as f64)
                 .collect::<Vec<_>>(),
         )),
         Arc::new(Float64Array::from(
             keep.iter()
-                .map(|&k| r4((groups[k].2 - groups[k].1) / groups[k].0 as f64))
+                .map(|&k| (groups[k].2 - groups[k].1) / groups[k].0 as f64)
                 .collect::<Vec<_>>(),
         )),
     ];
@@ -260,7 +260,11 @@ pub fn run(args: ClvArgs) -> Result<()> {
             let fitted = fit(&data)?;
             let actual = holdout_purchases(&end, split).await?;
             let weeks = (end.as_of - split).num_days() as f64 / 7.0;
-            let table = holdout_table(&fitted, &data, &actual, weeks);
+            let table = output::for_format(
+                holdout_table(&fitted, &data, &actual, weeks),
+                args.output.format,
+                TABLE_DECIMALS,
+            );
             eprintln!(
                 "holdout {split} .. {}: {:.1} weeks; fitted on {} customers before {split}",
                 end.as_of,
@@ -288,6 +292,9 @@ pub fn run(args: ClvArgs) -> Result<()> {
             };
         }
         let table = if args.aggregate { aggregate(&fitted, &data, horizon) } else { per_customer(&fitted, &data, horizon, months, discount) };
+        // The aggregate's weekly figures are counts of purchases: two decimals in a table.
+        let decimals: &[(&str, i32)] = if args.aggregate { &[("expected_purchases", 2), ("cumulative_expected_purchases", 2)] } else { TABLE_DECIMALS };
+        let table = output::for_format(table, args.output.format, decimals);
         let schema = table.schema();
         output::write(&[table], &schema, args.output.format, args.output.out.as_deref())
     })
