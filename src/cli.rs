@@ -13,7 +13,16 @@ pub use crate::config::Period;
 /// Start with `crm run --config sample-data/pipeline.toml` to see everything on the shipped
 /// sample data.
 #[derive(Debug, Parser)]
-#[command(name = "crm", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "crm",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = "Exit status: 0 done; 1 error (a file, the config, the warehouse, a query); \
+                  2 wrong command line; 3 an export rejected more records than its \
+                  max_reject_rate allows, nothing was loaded; 4 `crm run` wrote its report but \
+                  an analysis it promises could not run (summary.json names it)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -63,6 +63,9 @@ impl EngineConfig {
     }
 }
 
+/// The largest size [`parse_size`] takes: 1 PiB.
+const MAX_SIZE: u64 = 1 << 50;
+
 /// A size such as "2GiB", "1.5G", "512MB", "750mib" or a plain number of bytes. Binary and
 /// decimal units both read as powers of 1024 would be a lie, so each means what it says: KB,
 /// MB, GB are powers of 1000, KiB, MiB, GiB (and the bare K, M, G) powers of 1024.
@@ -86,6 +89,8 @@ pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
         "m" | "mib" => 1024.0 * 1024.0,
         "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
         "t" | "tib" => 1024.0f64.powi(4),
+        "pb" => 1e15,
+        "p" | "pib" => 1024.0f64.powi(5),
         other => {
             return Err(format!(
                 "{text:?}: unknown unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
@@ -93,6 +98,12 @@ pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
         }
     };
     let bytes = value * scale;
+    // Far beyond any machine: a typo, not a limit (and past usize, it would wrap to nothing).
+    if !bytes.is_finite() || bytes > MAX_SIZE as f64 {
+        return Err(format!(
+            "{text:?} is larger than any machine's memory (at most 1PiB)"
+        ));
+    }
     if bytes < 64.0 * 1024.0 * 1024.0 {
         return Err(format!(
             "{text:?} is below the smallest usable limit, 64MiB"
@@ -106,14 +117,43 @@ pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
 pub struct WarehouseConfig {
     #[serde(default = "default_warehouse_path")]
     pub path: PathBuf,
+    /// The earliest day a transaction or interaction may be dated (DATA-CONTRACT.md "Plausible
+    /// times"); a row before it is rejected with its reason.
+    #[serde(default = "default_valid_from")]
+    pub valid_from: String,
+    /// How many days after the load's own time a row may be dated; a row later than that is
+    /// rejected (a year 9999 typo would otherwise become every analysis's "today").
+    #[serde(default = "default_future_days")]
+    pub future_days: u32,
 }
 
 impl Default for WarehouseConfig {
     fn default() -> Self {
         WarehouseConfig {
             path: default_warehouse_path(),
+            valid_from: default_valid_from(),
+            future_days: default_future_days(),
         }
     }
+}
+
+impl WarehouseConfig {
+    /// `valid_from` as a day (validated with the config).
+    pub fn valid_from_date(&self) -> std::result::Result<chrono::NaiveDate, String> {
+        chrono::NaiveDate::parse_from_str(&self.valid_from, "%Y-%m-%d").map_err(|_| {
+            format!(
+                "warehouse.valid_from: {:?} is not a date (write YYYY-MM-DD)",
+                self.valid_from
+            )
+        })
+    }
+}
+
+fn default_valid_from() -> String {
+    "1970-01-01".into()
+}
+fn default_future_days() -> u32 {
+    1
 }
 
 fn default_warehouse_path() -> PathBuf {
@@ -419,12 +459,19 @@ pub struct SourceConfig {
     pub date_format: Option<String>,
     /// Time zone of timestamps that carry none; UTC when absent.
     pub timezone: Option<String>,
+    /// The share of an export's records that may be rejected (0 to 1) before its load is
+    /// refused: above it nothing is committed and `crm` exits with status 3.
+    #[serde(default = "default_max_reject_rate")]
+    pub max_reject_rate: f64,
     /// Canonical column name = export column name. Unmapped canonical columns are looked up
     /// under their own name; export columns not mapped are kept as attributes.
     #[serde(default)]
     pub columns: BTreeMap<String, String>,
 }
 
+fn default_max_reject_rate() -> f64 {
+    0.10
+}
 fn default_compression() -> Compression {
     Compression::Auto
 }
@@ -491,6 +538,7 @@ impl Config {
         Config {
             warehouse: WarehouseConfig {
                 path: dir.to_path_buf(),
+                ..WarehouseConfig::default()
             },
             ..Config::default()
         }
@@ -528,7 +576,14 @@ impl Config {
         if !(0.0..=1.0).contains(&self.affinity.min_support) {
             return Err(err("affinity.min_support is a share between 0 and 1".into()));
         }
+        self.warehouse.valid_from_date().map_err(err)?;
         for (name, source) in &self.sources {
+            if !(0.0..=1.0).contains(&source.max_reject_rate) {
+                return Err(err(format!(
+                    "sources.{name}.max_reject_rate = {}: a share between 0 and 1 (0.1 is 10%)",
+                    source.max_reject_rate
+                )));
+            }
             if source.table(name).is_none() {
                 return Err(err(format!(
                     "sources.{name}: say which table it loads (table = \"customers\", \"transactions\" or \"interactions\")"
@@ -657,6 +712,13 @@ mod tests {
         assert_eq!(parse_size("100000000"), Ok(100_000_000));
         assert!(parse_size("1MB").unwrap_err().contains("64MiB"));
         assert!(parse_size("two gigs").is_err());
+        assert!(
+            parse_size("99999999999999999999999GiB")
+                .unwrap_err()
+                .contains("larger than any machine")
+        );
+        assert!(parse_size("2PiB").is_err());
+        assert_eq!(parse_size("1024TiB"), Ok(1 << 50));
         assert!(
             parse_size("3 parsecs")
                 .unwrap_err()

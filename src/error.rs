@@ -22,14 +22,51 @@ pub enum Error {
     #[error("query {name}: {message}")]
     Query { name: String, message: String },
 
+    /// An analysis or the machinery it runs on could not do its work (a model that cannot be
+    /// fitted on this data, a query engine that cannot start).
+    #[error("{step}: {message}")]
+    Analysis { step: String, message: String },
+
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
 
     #[error("{0}")]
     Usage(String),
+
+    /// An export rejected more of its records than its source allows: nothing was committed.
+    #[error("{0}")]
+    Rejected(String),
+
+    /// `crm run` wrote what it could, but an analysis it promises did not run.
+    #[error("{0}")]
+    StepsFailed(String),
+}
+
+/// The exit statuses `crm` documents (README "Exit status", `crm --help`): a cron job or a
+/// script tells a bad night's input from a broken setup by them.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Any other error: a file that cannot be read, a config or warehouse problem, a query.
+    pub const ERROR: u8 = 1;
+    /// The command line is wrong (clap uses 2 for its own usage errors too).
+    pub const USAGE: u8 = 2;
+    /// An export's reject rate was above its `max_reject_rate`: the load was not committed.
+    pub const REJECTED_INPUT: u8 = 3;
+    /// `crm run` could not run every analysis it promises (summary.json names the step).
+    pub const STEP_FAILED: u8 = 4;
 }
 
 impl Error {
+    /// The exit status this error ends the process with ([`exit`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => exit::USAGE,
+            Error::Rejected(_) => exit::REJECTED_INPUT,
+            Error::StepsFailed(_) => exit::STEP_FAILED,
+            _ => exit::ERROR,
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
         Error::Io {
             path: path.into(),
@@ -65,6 +102,12 @@ impl Error {
         Error::Query {
             name: name.into(),
             message,
+        }
+    }
+    pub fn analysis(step: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Error::Analysis {
+            step: step.into(),
+            message: err.to_string(),
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {

@@ -11,7 +11,7 @@ fn main() -> std::process::ExitCode {
         }
         Err(e) => {
             eprintln!("crm: error: {e}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(e.exit_code())
         }
     }
 }

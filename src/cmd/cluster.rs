@@ -128,7 +128,7 @@ pub fn assignments_batch(c: &Clustering, data: &[Rfm]) -> RecordBatch {
 
 pub async fn fit(engine: &Engine, k: Option<usize>, seed: u64) -> Result<(Clustering, Vec<Rfm>)> {
     let data = rfm_inputs(engine).await?;
-    let c = cluster::cluster(&data, k, seed).map_err(|e| Error::usage(e.to_string()))?;
+    let c = cluster::cluster(&data, k, seed).map_err(|e| Error::analysis("k-means", e))?;
     Ok((c, data))
 }
 

@@ -55,7 +55,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| Error::analysis("runtime", format!("cannot start the async runtime: {e}")))
 }
 
 /// Runs `sql` and writes the result as `--format`/`--out` say.

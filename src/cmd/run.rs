@@ -50,9 +50,11 @@ fn tables() -> Vec<(&'static str, String)> {
         t.push((name, sql.to_string()));
     }
     t.push(("data_quality", quality::QUALITY_SQL.into()));
+    // The report folder travels (mail, shared drives): its rejects say where and why, never
+    // what. The raw records, personal fields and all, stay in the warehouse's rejects table.
     t.push((
         "rejects",
-        "select \"table\", source_file, record_number, reason, kept, raw_record from rejects order by \"table\", source_file, record_number".into(),
+        "select \"table\", source_file, record_number, reason, kept from rejects order by \"table\", source_file, record_number".into(),
     ));
     t
 }
@@ -71,9 +73,25 @@ pub fn run(args: RunArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| config.resolve(&config.report.out));
-    let dir = super::runtime()?.block_on(write_report(&config, &args, &out_root, &report))?;
+    let (dir, failed) =
+        super::runtime()?.block_on(write_report(&config, &args, &out_root, &report))?;
     crate::output::say_line(format!("report written to {}", dir.display()))?;
-    Ok(())
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let steps: Vec<String> = failed.iter().map(|f| format!("{}: {}", f.step, f.error)).collect();
+    Err(Error::StepsFailed(format!(
+        "{} of the run's analyses could not run, the report lacks them (summary.json, \"failed_steps\"):\n  {}",
+        failed.len(),
+        steps.join("\n  ")
+    )))
+}
+
+/// An analysis `crm run` promises that did not run, and why.
+#[derive(Debug, serde::Serialize)]
+pub struct FailedStep {
+    pub step: String,
+    pub error: String,
 }
 
 async fn write_report(
@@ -81,7 +99,7 @@ async fn write_report(
     args: &RunArgs,
     out_root: &Path,
     report: &ingest::IngestReport,
-) -> Result<PathBuf> {
+) -> Result<(PathBuf, Vec<FailedStep>)> {
     let engine = Engine::open(config, args.as_of).await?;
     let as_of = engine.as_of.to_string();
     let final_dir = out_root.join(&as_of);
@@ -127,7 +145,7 @@ async fn write_report(
             _ => {}
         }
     }
-    let (models, fitted) = write_models(&engine, config, &tmp).await?;
+    let (models, fitted, failed) = write_models(&engine, config, &tmp).await?;
     super::report_html::write(&engine, config, &tmp, fitted).await?;
     let lists = super::rfm::target_lists(&engine).await?;
     super::rfm::write_target_lists(&tmp.join("targets"), &lists)?;
@@ -144,6 +162,8 @@ async fn write_report(
     let schema = counts.schema().inner().clone();
     let counts = to_json(&engine.collect("counts", counts).await?, &schema)?;
     let summary = json!({
+        "status": if failed.is_empty() { "ok" } else { "failed" },
+        "failed_steps": failed,
         "as_of": as_of,
         "generated_at": crate::warehouse::now_rfc3339(),
         "timezone": engine.timezone.to_string(),
@@ -175,7 +195,7 @@ async fn write_report(
     } else {
         std::fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
     }
-    Ok(final_dir)
+    Ok((final_dir, failed))
 }
 
 /// Query results as a JSON array of objects.
@@ -189,16 +209,25 @@ pub fn to_json(
     serde_json::from_slice(&buf).map_err(|e| Error::query("json", e))
 }
 
-/// The model tables: k-means profiles and assignments, CLV per customer and its parameters. A
-/// model that cannot be fitted on this data is reported (stderr and summary.json), and the
-/// rest of the report is still written.
+/// The model tables: k-means profiles and assignments, forecasts, CLV per customer and its
+/// parameters. A model that cannot be fitted on this data is reported (stderr, summary.json)
+/// and returned as a failed step; the rest of the report is still written.
 async fn write_models(
     engine: &Engine,
     config: &Config,
     dir: &Path,
-) -> Result<(serde_json::Value, super::report_html::Fitted)> {
+) -> Result<(serde_json::Value, super::report_html::Fitted, Vec<FailedStep>)> {
     let mut models = serde_json::Map::new();
     let mut fitted = super::report_html::Fitted::default();
+    let mut failed = Vec::new();
+    let mut fail = |step: &str, e: &Error| {
+        eprintln!("crm: error: {step} could not run: {e}");
+        failed.push(FailedStep {
+            step: step.into(),
+            error: e.to_string(),
+        });
+        json!({"error": e.to_string()})
+    };
     let write = |name: &str, batch: RecordBatch| -> Result<()> {
         let schema = batch.schema();
         output::write(
@@ -227,18 +256,22 @@ async fn write_models(
             );
         }
         Err(e) => {
-            eprintln!("warning: k-means skipped: {e}");
-            models.insert("kmeans".into(), json!({"error": e.to_string()}));
+            models.insert("kmeans".into(), fail("k-means", &e));
         }
     }
-    let forecast =
-        super::forecast::report(engine, config, &crate::models::forecast::Method::ALL).await?;
-    write("forecasts", forecast.forecasts)?;
-    write("forecast_backtest", forecast.backtest)?;
-    models.insert(
-        "forecast".into(),
-        json!({"recommended": forecast.recommended}),
-    );
+    match super::forecast::report(engine, config, &crate::models::forecast::Method::ALL).await {
+        Ok(forecast) => {
+            write("forecasts", forecast.forecasts)?;
+            write("forecast_backtest", forecast.backtest)?;
+            models.insert(
+                "forecast".into(),
+                json!({"recommended": forecast.recommended}),
+            );
+        }
+        Err(e) => {
+            models.insert("forecast".into(), fail("forecast", &e));
+        }
+    }
     let data = super::clv::summaries(engine).await?;
     match super::clv::fit(&data) {
         Ok(model) => {
@@ -256,9 +289,8 @@ async fn write_models(
             models.insert("clv".into(), super::clv::params_json(&model));
         }
         Err(e) => {
-            eprintln!("warning: CLV skipped: {e}");
-            models.insert("clv".into(), json!({"error": e.to_string()}));
+            models.insert("clv".into(), fail("CLV", &e));
         }
     }
-    Ok((serde_json::Value::Object(models), fitted))
+    Ok((serde_json::Value::Object(models), fitted, failed))
 }

@@ -60,6 +60,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
 
     let version = wh.manifest.version + 1;
     let mut next = wh.manifest.clone();
+    let valid = valid_times(config, chrono::Utc::now())?;
     let mut report = IngestReport {
         removed_leftovers,
         upgraded_at,
@@ -121,7 +122,8 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                         Some(tz) => tz.parse().expect("validated"),
                         None => chrono_tz::UTC,
                     },
-                ),
+                )
+                .valid_between(valid.0, valid.1),
                 pseudonymizer: pseudonymizer.as_ref(),
                 record_hash: wh.manifest.record_hash,
             };
@@ -153,6 +155,12 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
             stats.source = name.clone();
             stats.path = display(&path);
             debug_assert_eq!(stats.read, stats.loaded + stats.rejected + stats.duplicates);
+            if let Err(refused) = check_reject_rate(name, src, &stats, wh.manifest.version) {
+                // The files this load wrote are not in any manifest: removed now, under the lock.
+                drop(merged.rejects);
+                wh.remove_unreferenced()?;
+                return Err(refused);
+            }
 
             // Rejects already recorded by an earlier load of the same records are not stored twice.
             let known_rejects = match &mut known_rejects {
@@ -261,6 +269,62 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
     wh.commit(next)?;
     report.version = version;
     Ok(report)
+}
+
+/// The instants a transaction or interaction may be dated, `[from, until)` in UTC
+/// microseconds: from `warehouse.valid_from` to `warehouse.future_days` after `now`, the load's
+/// own time (DATA-CONTRACT.md "Plausible times").
+pub fn valid_times(config: &Config, now: chrono::DateTime<chrono::Utc>) -> Result<(i64, i64)> {
+    let from = config
+        .warehouse
+        .valid_from_date()
+        .map_err(|m| Error::config(&config.path, m))?
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_micros();
+    let until = (now + chrono::Duration::days(config.warehouse.future_days as i64)).timestamp_micros();
+    Ok((from, until))
+}
+
+/// How many reasons a refused load names, most frequent first.
+const REFUSAL_REASONS: usize = 5;
+
+/// An export that rejected more than its source's `max_reject_rate` is refused: a nightly job
+/// that loaded almost nothing must not mail an empty report as if all were well. The error
+/// names the file, the rate and the top reasons, each with its first record and its value.
+fn check_reject_rate(name: &str, src: &SourceConfig, stats: &FileStats, version: u64) -> Result<()> {
+    if stats.read == 0 || stats.rejected as f64 <= src.max_reject_rate * stats.read as f64 {
+        return Ok(());
+    }
+    let mut reasons: Vec<(&String, &u64)> = stats.reasons.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut message = format!(
+        "{}: {} of {} records rejected ({:.1}%), above sources.{name}.max_reject_rate = {}%; \
+         nothing was loaded, the warehouse stays at version {version}",
+        stats.path,
+        stats.rejected,
+        stats.read,
+        100.0 * stats.rejected as f64 / stats.read as f64,
+        100.0 * src.max_reject_rate,
+    );
+    for (kind, n) in reasons.iter().take(REFUSAL_REASONS) {
+        message.push_str(&format!("\n  {n:>9}  {kind}"));
+        if let Some((record, reason)) = stats.examples.get(*kind) {
+            message.push_str(&format!("\n             first: record {record}: {reason}"));
+        }
+    }
+    if reasons.len() > REFUSAL_REASONS {
+        message.push_str(&format!(
+            "\n  and {} more reasons",
+            reasons.len() - REFUSAL_REASONS
+        ));
+    }
+    message.push_str(
+        "\n  fix the export or its mapping (delimiter, formats, columns) and load again, \
+         or raise max_reject_rate if these rejects are expected",
+    );
+    Err(Error::Rejected(message))
 }
 
 /// Brings a warehouse written before surrogate keys (format 1) up to date, as a version of its
@@ -386,6 +450,9 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// The fewest non-space characters a pseudonymisation key may have.
+const MIN_KEY_CHARS: usize = 16;
+
 fn pseudonymizer(config: &Config) -> Result<Option<Pseudonymizer>> {
     if config.privacy.pseudonymize.is_empty() {
         return Ok(None);
@@ -399,11 +466,11 @@ fn pseudonymizer(config: &Config) -> Result<Option<Pseudonymizer>> {
             ),
         )
     })?;
-    if key.len() < 16 {
+    if key.chars().filter(|c| !c.is_whitespace()).count() < MIN_KEY_CHARS {
         return Err(Error::config(
             &config.path,
             format!(
-                "{} must hold at least 16 characters",
+                "{} must hold at least {MIN_KEY_CHARS} characters other than spaces (a random key: `openssl rand -hex 32`)",
                 config.privacy.key_env
             ),
         ));

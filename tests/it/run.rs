@@ -32,6 +32,8 @@ fn run_on_the_sample_writes_a_dated_folder_with_tables_and_summary() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["as_of"], day);
+    assert_eq!(summary["status"], "ok", "{}", summary["failed_steps"]);
+    assert_eq!(summary["failed_steps"], serde_json::json!([]));
     let rfm_rows = summary["tables"]["rfm"].as_u64().unwrap();
     let seg_total: u64 = summary["rfm_segments"]
         .as_array()
@@ -117,4 +119,42 @@ fn orphan_customers(sb: &Sandbox, cfg: &str) -> u64 {
         &[],
     );
     rows[1][0].parse().unwrap()
+}
+
+/// A nightly run that cannot do every analysis it promises still writes what it can, says
+/// which steps failed in summary.json, and exits with status 4 so that cron mails it.
+#[test]
+fn a_run_whose_models_cannot_be_fitted_writes_the_report_and_exits_with_status_4() {
+    let sb = Sandbox::new();
+    sb.write(
+        "orders.csv",
+        "transaction_id,customer_id,ts,amount\nT1,C1,2024-01-05,10.00\n",
+    );
+    sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[sources.transactions]\npath = \"orders.csv\"\n",
+    );
+    let args = ["run", "--config", "crm.toml", "--out", "reports"];
+    let out = sb.cmd(&args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&args, &out));
+    assert!(err.contains("k-means"), "{err}");
+    assert!(err.contains("CLV"), "{err}");
+    let dir = sb.path("reports/2024-01-06");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["status"], "failed");
+    let steps: Vec<&str> = summary["failed_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(steps.contains(&"k-means") && steps.contains(&"CLV"), "{steps:?}");
+    for s in summary["failed_steps"].as_array().unwrap() {
+        assert!(!s["error"].as_str().unwrap().is_empty(), "{s}");
+    }
+    // The analyses that could run are there.
+    assert!(dir.join("rfm.csv").exists());
+    assert!(dir.join("retention_rate.csv").exists());
 }
