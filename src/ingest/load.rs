@@ -341,6 +341,29 @@ impl<'a> RowParser<'a> {
         serde_json::Value::Object(map).to_string()
     }
 
+    /// The raw text kept for a record that could not be read as fields of the header (a ragged
+    /// line, invalid JSON): with pseudonymisation on, no field can be trusted to be where the
+    /// header says (an unquoted comma in a name moves the e-mail one column on), so every
+    /// field is hashed, and a record with no fields at all is hashed whole.
+    pub fn unreadable_raw_text(&self, fields: &[Option<&str>], plain: &dyn Fn() -> String) -> String {
+        let Some(p) = self.spec.pseudonymizer else {
+            return plain();
+        };
+        let value = if fields.is_empty() {
+            serde_json::json!({ "unreadable_record": p.apply(&plain()) })
+        } else {
+            let hashed: Vec<serde_json::Value> = fields
+                .iter()
+                .map(|f| match f {
+                    Some(v) => serde_json::Value::String(p.apply(v)),
+                    None => serde_json::Value::Null,
+                })
+                .collect();
+            serde_json::json!({ "unreadable_record_fields": hashed })
+        };
+        value.to_string()
+    }
+
     /// Export columns with no canonical name, kept as a JSON object (never dropped).
     fn attributes_of(&self, fields: &[Option<&str>]) -> Option<String> {
         let mut map = serde_json::Map::new();
@@ -395,7 +418,7 @@ impl<'a> RowParser<'a> {
     ) {
         b.read += 1;
         if let Some(problem) = problem {
-            b.reject(number, self.raw_text(fields, plain), problem, false);
+            b.reject(number, self.unreadable_raw_text(fields, plain), problem, false);
             return;
         }
         let mut values: SmallVec<[Value; 16]> = SmallVec::new();
@@ -908,11 +931,16 @@ impl<'a> Merger<'a> {
     fn count_reject(&mut self, r: &RejectRow) {
         if !r.kept {
             self.stats.rejected += 1;
-            *self
+            let kind = reason_kind(&r.reason);
+            let first = self
                 .stats
-                .reasons
-                .entry(reason_kind(&r.reason))
-                .or_default() += 1;
+                .examples
+                .entry(kind.clone())
+                .or_insert_with(|| (r.record_number, r.reason.clone()));
+            if r.record_number < first.0 {
+                *first = (r.record_number, r.reason.clone());
+            }
+            *self.stats.reasons.entry(kind).or_default() += 1;
         }
     }
 

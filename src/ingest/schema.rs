@@ -244,6 +244,9 @@ pub struct TimeFormats {
     /// The timestamp format's fixed layout, where it has one.
     timestamp_layout: Option<FixedLayout>,
     date_items: Option<Vec<Item<'static>>>,
+    /// Instants (UTC microseconds) a timestamp may take, `valid.0 <= t < valid.1`: the
+    /// warehouse's plausible times (DATA-CONTRACT.md "Plausible times").
+    pub valid: (i64, i64),
 }
 
 impl TimeFormats {
@@ -266,7 +269,14 @@ impl TimeFormats {
             timestamp_format,
             date_format,
             timezone,
+            valid: (i64::MIN, i64::MAX),
         }
+    }
+
+    /// Timestamps before `from` or from `until` on are rejected (UTC microseconds).
+    pub fn valid_between(mut self, from: i64, until: i64) -> Self {
+        self.valid = (from, until);
+        self
     }
 }
 
@@ -455,9 +465,33 @@ pub fn parse_value<'a>(
     };
     let bad = |what: &str| format!("unparsable {what} in {}: {:?}", spec.name, clip(text));
     match spec.kind {
-        Kind::Str => Ok(Value::Str(Cow::Borrowed(text))),
+        Kind::Str => match text.as_bytes() {
+            // An id is a scalar: an object or array (a JSON export's nested record) is not one,
+            // and a NUL byte would make two different ids print alike.
+            [b'{' | b'[', ..] if spec.name.ends_with("_id") && is_json_structure(text) => Err(
+                format!("not an id in {}: a JSON object or array: {:?}", spec.name, clip(text)),
+            ),
+            // Without the value: the column may hold personal data, and reasons reach reports.
+            bytes if memchr::memchr(0, bytes).is_some() => {
+                Err(format!("NUL byte in {}", spec.name))
+            }
+            // An id is one line: a line break in one is a quote left open in the export,
+            // which swallowed the records after it into this field.
+            bytes if spec.name.ends_with("_id") && memchr::memchr2(b'\n', b'\r', bytes).is_some() => {
+                Err(format!(
+                    "line break in {}: an id is one line (a quote opened in the export and closed lines later?)",
+                    spec.name
+                ))
+            }
+            _ => Ok(Value::Str(Cow::Borrowed(text))),
+        },
         Kind::Decimal => match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Value::F64(f)),
+            Ok(f) if f.abs() < MAX_AMOUNT => Ok(Value::F64(f)),
+            Ok(f) if f.is_finite() => Err(format!(
+                "{} out of range: {:?} (at most {MAX_AMOUNT:e} in magnitude)",
+                spec.name,
+                clip(text)
+            )),
             _ => Err(bad("number")),
         },
         Kind::Int => parse_int(text)
@@ -500,9 +534,46 @@ pub fn parse_value<'a>(
         Kind::Date => parse_date(text, formats)
             .map(Value::Date)
             .ok_or_else(|| bad("date")),
-        Kind::Timestamp => parse_timestamp(text, formats)
-            .map(Value::Timestamp)
-            .ok_or_else(|| bad("date")),
+        Kind::Timestamp => match parse_timestamp(text, formats) {
+            Some(t) if t >= formats.valid.0 && t < formats.valid.1 => Ok(Value::Timestamp(t)),
+            Some(t) => Err(out_of_range(spec.name, text, t, formats.valid)),
+            None => Err(bad("date")),
+        },
+    }
+}
+
+/// The largest magnitude an amount may have: a trillion per line is beyond any order, and the
+/// sums of hundreds of millions of lines stay exact to the cent well past it.
+pub const MAX_AMOUNT: f64 = 1e12;
+
+#[cold]
+fn is_json_structure(text: &str) -> bool {
+    matches!(
+        serde_json::from_str::<serde_json::Value>(text),
+        Ok(serde_json::Value::Object(_) | serde_json::Value::Array(_))
+    )
+}
+
+/// The reason for a timestamp outside the warehouse's plausible times.
+#[cold]
+fn out_of_range(column: &str, text: &str, t: i64, valid: (i64, i64)) -> String {
+    let day = |t: i64| {
+        DateTime::<Utc>::from_timestamp_micros(t)
+            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    if t < valid.0 {
+        format!(
+            "{column} before the warehouse's earliest time: {:?} is before {} (warehouse.valid_from)",
+            clip(text),
+            day(valid.0)
+        )
+    } else {
+        format!(
+            "{column} after the load's time: {:?} is at or after {} (warehouse.future_days)",
+            clip(text),
+            day(valid.1)
+        )
     }
 }
 
@@ -859,6 +930,72 @@ mod tests {
         );
         assert_eq!(ts("19970101", &f).unwrap(), "1997-01-01T00:00:00+00:00");
         assert_eq!(parse_date("02/01/1970", &f), Some(1));
+    }
+
+    #[test]
+    fn values_that_are_not_what_their_column_says_are_rejected() {
+        let f = TimeFormats::default();
+        let find = |n: &str| TRANSACTIONS.iter().find(|c| c.name == n).unwrap();
+        let (amount, customer, category) =
+            (find("amount"), find("customer_id"), find("product_category"));
+        assert_eq!(
+            parse_value(amount, Some("1.797e308"), &f).unwrap_err(),
+            "amount out of range: \"1.797e308\" (at most 1e12 in magnitude)"
+        );
+        assert!(parse_value(amount, Some("-1e13"), &f).is_err());
+        assert!(parse_value(amount, Some("inf"), &f).is_err());
+        assert!(parse_value(amount, Some("NaN"), &f).is_err());
+        assert_eq!(
+            parse_value(amount, Some("-999999999999.99"), &f),
+            Ok(Value::F64(-999999999999.99))
+        );
+        assert_eq!(
+            parse_value(customer, Some(r#"{"id":"C002"}"#), &f).unwrap_err(),
+            r#"not an id in customer_id: a JSON object or array: "{\"id\":\"C002\"}""#
+        );
+        assert!(parse_value(customer, Some("[1,2]"), &f).is_err());
+        // Text that merely starts with a bracket is an id all the same.
+        assert_eq!(
+            parse_value(customer, Some("[VIP] 17"), &f),
+            Ok(Value::Str(Cow::Borrowed("[VIP] 17")))
+        );
+        // Not an id column: an object is text like any other.
+        assert!(parse_value(category, Some(r#"{"a":1}"#), &f).is_ok());
+        assert!(
+            parse_value(customer, Some("C0\u{0}01"), &f)
+                .unwrap_err()
+                .starts_with("NUL byte in customer_id")
+        );
+    }
+
+    #[test]
+    fn timestamps_outside_the_valid_range_are_rejected_with_the_bound() {
+        let day = |d: &str| {
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp_micros()
+        };
+        let f = TimeFormats::default().valid_between(day("1970-01-01"), day("2026-12-08"));
+        let ts = TRANSACTIONS.iter().find(|c| c.name == "ts").unwrap();
+        assert!(parse_value(ts, Some("2026-12-07T23:59:59Z"), &f).is_ok());
+        assert!(parse_value(ts, Some("1970-01-01"), &f).is_ok());
+        assert_eq!(
+            parse_value(ts, Some("9999-12-31"), &f).unwrap_err(),
+            "ts after the load's time: \"9999-12-31\" is at or after 2026-12-08 00:00 UTC (warehouse.future_days)"
+        );
+        assert_eq!(
+            parse_value(ts, Some("1066-10-14"), &f).unwrap_err(),
+            "ts before the warehouse's earliest time: \"1066-10-14\" is before 1970-01-01 00:00 UTC (warehouse.valid_from)"
+        );
+        assert!(parse_value(ts, Some("0000-01-01"), &f).is_err());
+        assert!(parse_value(ts, Some("2026-12-08T00:00:00Z"), &f).is_err());
+        assert_eq!(
+            crate::ingest::load::reason_kind(&parse_value(ts, Some("9999-12-31"), &f).unwrap_err()),
+            "ts after the load's time"
+        );
     }
 
     #[test]

@@ -141,6 +141,9 @@ struct Chunk {
     bytes: Vec<u8>,
     /// Line number of the chunk's first line in the file.
     first_line: u64,
+    /// The file's last chunk only: where its last record starts when that record opens a
+    /// quote the file never closes (the record runs to the end of the file).
+    open_quote_from: Option<usize>,
 }
 
 fn read_csv(
@@ -355,6 +358,15 @@ impl Cut {
             } else {
                 0
             };
+            // At the end, a last record still inside a quote: in the exact path, told by the
+            // parity of its quote bytes (an escaped quote is two).
+            let open_quote_from = (eof && boundary < buf.len())
+                .then(|| match &exact {
+                    None => in_quote,
+                    Some(_) => memchr::memchr_iter(quote, &buf[boundary..]).count() % 2 == 1,
+                })
+                .filter(|open| *open)
+                .map(|_| boundary);
             if cut > 0 {
                 // The rest goes into a buffer the size of a chunk, so filling it never reallocates.
                 let mut rest = Vec::with_capacity(chunk_bytes + (1 << 20));
@@ -367,6 +379,7 @@ impl Cut {
                     seq,
                     bytes,
                     first_line: line,
+                    open_quote_from,
                 };
                 if tx.send(chunk).is_err() {
                     return Ok(()); // the merge stopped (an error it reports itself)
@@ -413,8 +426,17 @@ fn parse_chunk(parser: &RowParser, chunk: Chunk, delim: u8, quote: u8, expected:
             if fields_n == 1 && expected > 1 && rec[0].trim_ascii().is_empty() {
                 return; // a blank line is not a record
             }
-            let problem = (fields_n != expected)
-                .then(|| format!("wrong field count: expected {expected}, found {fields_n}"));
+            let problem = if chunk.open_quote_from.is_some_and(|from| start >= from) {
+                let lines = memchr::memchr_iter(b'\n', &bytes[start..]).count();
+                Some(format!(
+                    "unterminated quote: a quoted field opened in this record is never closed, \
+                     so the record runs over the {} line(s) to the end of the file",
+                    lines + 1
+                ))
+            } else {
+                (fields_n != expected)
+                    .then(|| format!("wrong field count: expected {expected}, found {fields_n}"))
+            };
             let rows_before = batch.rows();
             // The fields borrowed from the record: on the stack unless the record is wide.
             let mut arr: [Option<&str>; 32] = [None; 32];
@@ -574,11 +596,23 @@ fn csv_records(bytes: &[u8], delim: u8, quote: u8, f: &mut OnRecord<'_>) {
 }
 
 fn dedupe_names(names: &mut [String]) {
-    for i in 1..names.len() {
-        let mut n = 2;
-        while names[..i].contains(&names[i]) {
-            names[i] = format!("{}_{n}", names[i].trim_end_matches(&format!("_{}", n - 1)));
-            n += 1;
+    // A set of the names taken and the next suffix per name: a header of 100k columns is
+    // renamed in one pass, not by comparing every name with all before it.
+    let mut taken: std::collections::HashSet<String> =
+        std::collections::HashSet::with_capacity(names.len());
+    let mut next: std::collections::HashMap<String, usize> = Default::default();
+    for name in names.iter_mut() {
+        if taken.insert(name.clone()) {
+            continue;
+        }
+        let n = next.entry(name.clone()).or_insert(2);
+        loop {
+            let candidate = format!("{name}_{n}");
+            *n += 1;
+            if taken.insert(candidate.clone()) {
+                *name = candidate;
+                break;
+            }
         }
     }
 }
@@ -682,80 +716,119 @@ fn json_text(v: serde_json::Value) -> Option<String> {
     }
 }
 
+/// Reads a Parquet export a batch at a time (memory: one batch, whatever the file's size)
+/// through arrow's reader, which knows every Parquet type: each value becomes the text a CSV
+/// export would hold, and is parsed and checked like one. Decimals print exactly; lists and
+/// structs (never a canonical column's type) as arrow displays them, so they are rejected with
+/// a reason where a canonical column is mapped to them and kept as attributes otherwise.
 fn read_parquet(path: &Path, spec: &Spec, merger: &mut Merger) -> Result<()> {
-    use polars::prelude::*;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let file = File::open(path).map_err(|e| Error::source(path, format!("cannot open: {e}")))?;
-    let df = ParquetReader::new(file)
-        .finish()
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| Error::source(path, format!("not a readable Parquet file: {e}")))?;
-    let names: Vec<String> = df
-        .get_column_names()
+    let names: Vec<String> = builder
+        .schema()
+        .fields()
         .iter()
-        .map(|s| s.to_string())
+        .map(|f| f.name().clone())
         .collect();
     let parser = RowParser::new(spec, &names);
     parser.check_required(&source_name(path))?;
-    let mut columns = Vec::with_capacity(names.len());
-    for c in df.columns() {
-        let s = c.as_materialized_series();
-        let text = match s.dtype() {
-            // Timestamps as ISO 8601 text: with a zone they are instants (written as UTC), without
-            // one they are wall-clock times that the source's `timezone` places.
-            DataType::Datetime(unit, tz) => {
-                let per_micro = match unit {
-                    TimeUnit::Nanoseconds => -1000,
-                    TimeUnit::Microseconds => 1,
-                    TimeUnit::Milliseconds => 1000,
-                };
-                let fmt = if tz.is_some() {
-                    "%Y-%m-%dT%H:%M:%S%.fZ"
-                } else {
-                    "%Y-%m-%dT%H:%M:%S%.f"
-                };
-                let ints = s.cast(&DataType::Int64)?;
-                let strings: Vec<Option<String>> = ints
-                    .i64()?
-                    .iter()
-                    .map(|v| {
-                        let micros = if per_micro < 0 {
-                            v? / 1000
-                        } else {
-                            v? * per_micro
-                        };
-                        chrono::DateTime::from_timestamp_micros(micros)
-                            .map(|d| d.naive_utc().format(fmt).to_string())
-                    })
-                    .collect();
-                Series::new(s.name().clone(), strings)
-            }
-            _ => s.cast(&DataType::String)?,
-        };
-        columns.push(text.str()?.clone());
-    }
+    let reader = builder
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| Error::source(path, format!("not a readable Parquet file: {e}")))?;
     let mut batch = parser.batch(BATCH_ROWS, Raws::Stored(Vec::new()));
-    for row in 0..df.height() {
-        let fields: Vec<Option<&str>> = columns.iter().map(|c| c.get(row)).collect();
-        let plain = || {
-            serde_json::Value::Object(
-                names
-                    .iter()
-                    .zip(&fields)
-                    .map(|(k, v)| {
-                        let v = v
-                            .map(|v| serde_json::Value::String(v.to_string()))
-                            .unwrap_or(serde_json::Value::Null);
-                        (k.clone(), v)
-                    })
-                    .collect(),
-            )
-            .to_string()
-        };
-        parser.parse(&mut batch, row as u64 + 1, &fields, &plain, None, None);
-        if batch.read() as usize >= BATCH_ROWS {
-            flush(&mut batch, &parser, merger)?;
+    let mut number = 0u64;
+    for rb in reader {
+        let rb = rb.map_err(|e| {
+            Error::source(path, format!("unreadable after row {number}: {e}"))
+        })?;
+        let columns = rb
+            .columns()
+            .iter()
+            .zip(&names)
+            .map(|(c, name)| {
+                parquet_texts(c).map_err(|e| {
+                    Error::source(path, format!("column {name:?} cannot be read as text: {e}"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for row in 0..rb.num_rows() {
+            number += 1;
+            let fields: Vec<Option<&str>> = columns.iter().map(|c| c[row].as_deref()).collect();
+            let plain = || {
+                serde_json::Value::Object(
+                    names
+                        .iter()
+                        .zip(&fields)
+                        .map(|(k, v)| {
+                            let v = v
+                                .map(|v| serde_json::Value::String(v.to_string()))
+                                .unwrap_or(serde_json::Value::Null);
+                            (k.clone(), v)
+                        })
+                        .collect(),
+                )
+                .to_string()
+            };
+            parser.parse(&mut batch, number, &fields, &plain, None, None);
+            if batch.read() as usize >= BATCH_ROWS {
+                flush(&mut batch, &parser, merger)?;
+            }
         }
     }
     merger.merge(batch, &parser)
+}
+
+/// A Parquet column's values as text. Timestamps as ISO 8601: with a zone they are instants
+/// (written as UTC), without one wall-clock times that the source's `timezone` places.
+fn parquet_texts(
+    col: &datafusion::arrow::array::ArrayRef,
+) -> std::result::Result<Vec<Option<String>>, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{
+        DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+        TimestampNanosecondType, TimestampSecondType,
+    };
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    if let DataType::Timestamp(unit, tz) = col.data_type() {
+        let micros: Vec<Option<i64>> = match unit {
+            TimeUnit::Second => col
+                .as_primitive::<TimestampSecondType>()
+                .iter()
+                .map(|v| v.and_then(|v| v.checked_mul(1_000_000)))
+                .collect(),
+            TimeUnit::Millisecond => col
+                .as_primitive::<TimestampMillisecondType>()
+                .iter()
+                .map(|v| v.and_then(|v| v.checked_mul(1000)))
+                .collect(),
+            TimeUnit::Microsecond => col.as_primitive::<TimestampMicrosecondType>().iter().collect(),
+            TimeUnit::Nanosecond => col
+                .as_primitive::<TimestampNanosecondType>()
+                .iter()
+                .map(|v| v.map(|v| v.div_euclid(1000)))
+                .collect(),
+        };
+        let fmt = if tz.is_some() {
+            "%Y-%m-%dT%H:%M:%S%.fZ"
+        } else {
+            "%Y-%m-%dT%H:%M:%S%.f"
+        };
+        return Ok(micros
+            .into_iter()
+            .map(|m| {
+                chrono::DateTime::from_timestamp_micros(m?)
+                    .map(|d| d.naive_utc().format(fmt).to_string())
+            })
+            .collect());
+    }
+    let options = FormatOptions::default();
+    let formatter = ArrayFormatter::try_new(col.as_ref(), &options)?;
+    Ok((0..col.len())
+        .map(|i| (!col.is_null(i)).then(|| formatter.value(i).to_string()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -773,6 +846,15 @@ mod tests {
         let mut n = vec!["a".to_string(), "a".to_string(), "a".to_string()];
         dedupe_names(&mut n);
         assert_eq!(n, ["a", "a_2", "a_3"]);
+        let mut n: Vec<String> = ["a", "a", "a_2", "", ""].iter().map(|s| s.to_string()).collect();
+        dedupe_names(&mut n);
+        assert_eq!(n, ["a", "a_2", "a_2_2", "", "_2"]);
+        // 100k unnamed columns: every name distinct (this took minutes when each name was
+        // compared with all before it).
+        let mut n = vec![String::new(); 100_000];
+        dedupe_names(&mut n);
+        let distinct: std::collections::HashSet<&String> = n.iter().collect();
+        assert_eq!(distinct.len(), 100_000);
     }
 
     fn records(

@@ -1,6 +1,7 @@
 //! The integration tests: every test runs the real `crm` binary in its own temporary folder,
 //! as a user runs it. One test crate with modules keeps link time down.
 
+mod bad_input;
 mod cdnow;
 mod cli;
 mod clv;
@@ -10,9 +11,12 @@ mod forecast;
 mod ingest;
 mod invariants;
 mod keys;
+mod privacy;
+mod properties;
 mod report;
 mod retention;
 mod rfm;
 mod run;
 mod sample;
 mod service;
+mod snapshot;
