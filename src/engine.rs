@@ -29,8 +29,8 @@ use datafusion::datasource::listing::{
 };
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext, SessionState};
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
@@ -86,7 +86,8 @@ impl Engine {
                 "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
                 "0.5",
             );
-        let ctx = SessionContext::new_with_config_rt(session, runtime(config, warehouse.spill_dir())?);
+        let ctx =
+            SessionContext::new_with_config_rt(session, runtime(config, warehouse.spill_dir())?);
         crate::periods::register(&ctx);
         crate::periods::register_report_time(&ctx, timezone);
         // At least two ranges: on one core they cost nothing more than one stream.

@@ -108,7 +108,10 @@ pub fn rounded(batch: &RecordBatch, decimals: &[(&str, i32)]) -> RecordBatch {
         .iter()
         .zip(batch.columns())
         .map(|(field, col)| {
-            let places = decimals.iter().find(|(n, _)| n == field.name()).map(|d| d.1);
+            let places = decimals
+                .iter()
+                .find(|(n, _)| n == field.name())
+                .map(|d| d.1);
             match places {
                 Some(d) if field.data_type() == &DataType::Float64 => {
                     let k = 10f64.powi(d);
@@ -125,7 +128,11 @@ pub fn rounded(batch: &RecordBatch, decimals: &[(&str, i32)]) -> RecordBatch {
 }
 
 /// `rounded` when the output is for people, else the batch as it is.
-pub fn for_format(batch: RecordBatch, format: OutputFormat, decimals: &[(&str, i32)]) -> RecordBatch {
+pub fn for_format(
+    batch: RecordBatch,
+    format: OutputFormat,
+    decimals: &[(&str, i32)],
+) -> RecordBatch {
     match format {
         OutputFormat::Table => rounded(&batch, decimals),
         _ => batch,

@@ -79,7 +79,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     if failed.is_empty() {
         return Ok(());
     }
-    let steps: Vec<String> = failed.iter().map(|f| format!("{}: {}", f.step, f.error)).collect();
+    let steps: Vec<String> = failed
+        .iter()
+        .map(|f| format!("{}: {}", f.step, f.error))
+        .collect();
     Err(Error::StepsFailed(format!(
         "{} of the run's analyses could not run, the report lacks them (summary.json, \"failed_steps\"):\n  {}",
         failed.len(),
@@ -216,7 +219,11 @@ async fn write_models(
     engine: &Engine,
     config: &Config,
     dir: &Path,
-) -> Result<(serde_json::Value, super::report_html::Fitted, Vec<FailedStep>)> {
+) -> Result<(
+    serde_json::Value,
+    super::report_html::Fitted,
+    Vec<FailedStep>,
+)> {
     let mut models = serde_json::Map::new();
     let mut fitted = super::report_html::Fitted::default();
     let mut failed = Vec::new();

@@ -345,7 +345,11 @@ impl<'a> RowParser<'a> {
     /// line, invalid JSON): with pseudonymisation on, no field can be trusted to be where the
     /// header says (an unquoted comma in a name moves the e-mail one column on), so every
     /// field is hashed, and a record with no fields at all is hashed whole.
-    pub fn unreadable_raw_text(&self, fields: &[Option<&str>], plain: &dyn Fn() -> String) -> String {
+    pub fn unreadable_raw_text(
+        &self,
+        fields: &[Option<&str>],
+        plain: &dyn Fn() -> String,
+    ) -> String {
         let Some(p) = self.spec.pseudonymizer else {
             return plain();
         };
@@ -418,7 +422,12 @@ impl<'a> RowParser<'a> {
     ) {
         b.read += 1;
         if let Some(problem) = problem {
-            b.reject(number, self.unreadable_raw_text(fields, plain), problem, false);
+            b.reject(
+                number,
+                self.unreadable_raw_text(fields, plain),
+                problem,
+                false,
+            );
             return;
         }
         let mut values: SmallVec<[Value; 16]> = SmallVec::new();

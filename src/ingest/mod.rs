@@ -283,7 +283,8 @@ pub fn valid_times(config: &Config, now: chrono::DateTime<chrono::Utc>) -> Resul
         .expect("midnight")
         .and_utc()
         .timestamp_micros();
-    let until = (now + chrono::Duration::days(config.warehouse.future_days as i64)).timestamp_micros();
+    let until =
+        (now + chrono::Duration::days(config.warehouse.future_days as i64)).timestamp_micros();
     Ok((from, until))
 }
 
@@ -293,7 +294,12 @@ const REFUSAL_REASONS: usize = 5;
 /// An export that rejected more than its source's `max_reject_rate` is refused: a nightly job
 /// that loaded almost nothing must not mail an empty report as if all were well. The error
 /// names the file, the rate and the top reasons, each with its first record and its value.
-fn check_reject_rate(name: &str, src: &SourceConfig, stats: &FileStats, version: u64) -> Result<()> {
+fn check_reject_rate(
+    name: &str,
+    src: &SourceConfig,
+    stats: &FileStats,
+    version: u64,
+) -> Result<()> {
     if stats.read == 0 || stats.rejected as f64 <= src.max_reject_rate * stats.read as f64 {
         return Ok(());
     }

@@ -468,16 +468,22 @@ pub fn parse_value<'a>(
         Kind::Str => match text.as_bytes() {
             // An id is a scalar: an object or array (a JSON export's nested record) is not one,
             // and a NUL byte would make two different ids print alike.
-            [b'{' | b'[', ..] if spec.name.ends_with("_id") && is_json_structure(text) => Err(
-                format!("not an id in {}: a JSON object or array: {:?}", spec.name, clip(text)),
-            ),
+            [b'{' | b'[', ..] if spec.name.ends_with("_id") && is_json_structure(text) => {
+                Err(format!(
+                    "not an id in {}: a JSON object or array: {:?}",
+                    spec.name,
+                    clip(text)
+                ))
+            }
             // Without the value: the column may hold personal data, and reasons reach reports.
             bytes if memchr::memchr(0, bytes).is_some() => {
                 Err(format!("NUL byte in {}", spec.name))
             }
             // An id is one line: a line break in one is a quote left open in the export,
             // which swallowed the records after it into this field.
-            bytes if spec.name.ends_with("_id") && memchr::memchr2(b'\n', b'\r', bytes).is_some() => {
+            bytes
+                if spec.name.ends_with("_id") && memchr::memchr2(b'\n', b'\r', bytes).is_some() =>
+            {
                 Err(format!(
                     "line break in {}: an id is one line (a quote opened in the export and closed lines later?)",
                     spec.name
@@ -936,8 +942,11 @@ mod tests {
     fn values_that_are_not_what_their_column_says_are_rejected() {
         let f = TimeFormats::default();
         let find = |n: &str| TRANSACTIONS.iter().find(|c| c.name == n).unwrap();
-        let (amount, customer, category) =
-            (find("amount"), find("customer_id"), find("product_category"));
+        let (amount, customer, category) = (
+            find("amount"),
+            find("customer_id"),
+            find("product_category"),
+        );
         assert_eq!(
             parse_value(amount, Some("1.797e308"), &f).unwrap_err(),
             "amount out of range: \"1.797e308\" (at most 1e12 in magnitude)"

@@ -741,9 +741,8 @@ fn read_parquet(path: &Path, spec: &Spec, merger: &mut Merger) -> Result<()> {
     let mut batch = parser.batch(BATCH_ROWS, Raws::Stored(Vec::new()));
     let mut number = 0u64;
     for rb in reader {
-        let rb = rb.map_err(|e| {
-            Error::source(path, format!("unreadable after row {number}: {e}"))
-        })?;
+        let rb =
+            rb.map_err(|e| Error::source(path, format!("unreadable after row {number}: {e}")))?;
         let columns = rb
             .columns()
             .iter()
@@ -804,7 +803,10 @@ fn parquet_texts(
                 .iter()
                 .map(|v| v.and_then(|v| v.checked_mul(1000)))
                 .collect(),
-            TimeUnit::Microsecond => col.as_primitive::<TimestampMicrosecondType>().iter().collect(),
+            TimeUnit::Microsecond => col
+                .as_primitive::<TimestampMicrosecondType>()
+                .iter()
+                .collect(),
             TimeUnit::Nanosecond => col
                 .as_primitive::<TimestampNanosecondType>()
                 .iter()
@@ -846,7 +848,10 @@ mod tests {
         let mut n = vec!["a".to_string(), "a".to_string(), "a".to_string()];
         dedupe_names(&mut n);
         assert_eq!(n, ["a", "a_2", "a_3"]);
-        let mut n: Vec<String> = ["a", "a", "a_2", "", ""].iter().map(|s| s.to_string()).collect();
+        let mut n: Vec<String> = ["a", "a", "a_2", "", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         dedupe_names(&mut n);
         assert_eq!(n, ["a", "a_2", "a_2_2", "", "_2"]);
         // 100k unnamed columns: every name distinct (this took minutes when each name was

@@ -131,7 +131,10 @@ pub fn held_files(dir: &Path) -> Result<BTreeSet<PathBuf>> {
                 .ok()
                 .and_then(|t| t.elapsed().ok())
                 .is_some_and(|age| age > STALE_TMP);
-            if old && let Ok(f) = File::open(&path) && f.try_lock_shared().is_ok() {
+            if old
+                && let Ok(f) = File::open(&path)
+                && f.try_lock_shared().is_ok()
+            {
                 let _ = fs::remove_file(&path);
             }
             continue;
@@ -195,7 +198,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join(DIR)).unwrap();
         let dead = dir.path().join(DIR).join("999999-0.lease");
-        fs::write(&dead, r#"{"version":1,"pid":999999,"files":["data/t/v1.parquet"]}"#).unwrap();
+        fs::write(
+            &dead,
+            r#"{"version":1,"pid":999999,"files":["data/t/v1.parquet"]}"#,
+        )
+        .unwrap();
         let spill = spill_dir_of(&dead);
         fs::create_dir_all(spill.join(".tmpAbc")).unwrap();
         fs::write(spill.join(".tmpAbc/sort-1.arrow"), b"spilled rows").unwrap();

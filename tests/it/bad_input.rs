@@ -62,16 +62,30 @@ fn every_file_of_the_bad_input_corpus_loads_as_its_case_says() {
         let sb = Sandbox::new();
         let export = sb.path(&case.file);
         std::fs::copy(dir.join(&case.file), &export).unwrap();
-        let cfg = config_for(&sb, &export, &case.table, case.max_reject_rate, &case.config);
+        let cfg = config_for(
+            &sb,
+            &export,
+            &case.table,
+            case.max_reject_rate,
+            &case.config,
+        );
         let args = ["ingest", "--config", cfg.as_str(), "--no-quality"];
         let out = sb.cmd(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let context = format!("case {} ({})\n{}", case.file, case.why, describe(&args, &out));
+        let context = format!(
+            "case {} ({})\n{}",
+            case.file,
+            case.why,
+            describe(&args, &out)
+        );
         assert!(!stderr.contains("panicked"), "{context}");
         assert_eq!(out.status.code(), Some(case.exit), "{context}");
         if case.exit != 0 {
             assert!(stderr.contains(&case.error), "{context}");
-            assert!(stderr.contains(&case.file), "the message names the file\n{context}");
+            assert!(
+                stderr.contains(&case.file),
+                "the message names the file\n{context}"
+            );
             // Nothing was committed and nothing of the load is left behind.
             assert!(!sb.path("wh/manifest.json").exists(), "{context}");
             let left: Vec<_> = walk(&sb.path("wh"))
@@ -212,7 +226,10 @@ fn a_fifo_or_a_device_as_an_export_fails_at_once_naming_it() {
     assert!(err.contains("not a regular file"), "{err}");
     let cfg = config_for(&sb, Path::new("/dev/zero"), "transactions", 0.1, "");
     let err = sb.fails(&["ingest", "--config", &cfg]);
-    assert!(err.contains("/dev/zero") && err.contains("not a regular file"), "{err}");
+    assert!(
+        err.contains("/dev/zero") && err.contains("not a regular file"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -264,15 +281,24 @@ fn a_load_that_rejects_too_much_is_refused_with_status_3_and_its_reasons() {
         let out = sb.cmd(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{}", describe(&args, &out));
-        assert!(err.contains("orders.csv: 3 of 4 records rejected (75.0%)"), "{err}");
+        assert!(
+            err.contains("orders.csv: 3 of 4 records rejected (75.0%)"),
+            "{err}"
+        );
         assert!(err.contains("max_reject_rate = 10%"), "{err}");
         assert!(err.contains("warehouse stays at version 1"), "{err}");
         // The top reasons, the most frequent first, each with its first record and value.
         let date = err.find("2  unparsable date in ts").expect(&err);
         let number = err.find("1  unparsable number in amount").expect(&err);
         assert!(date < number, "{err}");
-        assert!(err.contains("first: record 2: unparsable date in ts: \"01/02/2024\""), "{err}");
-        assert!(err.contains("first: record 4: unparsable number in amount: \"abc\""), "{err}");
+        assert!(
+            err.contains("first: record 2: unparsable date in ts: \"01/02/2024\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("first: record 4: unparsable number in amount: \"abc\""),
+            "{err}"
+        );
         assert_eq!(
             std::fs::read_to_string(sb.path("wh/manifest.json")).unwrap(),
             before
@@ -290,11 +316,44 @@ fn a_load_that_rejects_too_much_is_refused_with_status_3_and_its_reasons() {
 fn usage_errors_exit_with_status_2() {
     let sb = Sandbox::new();
     let out = sb
-        .cmd(&["rfm", "--warehouse", "wh", "--memory-limit", "99999999999999999999999GiB"])
+        .cmd(&[
+            "rfm",
+            "--warehouse",
+            "wh",
+            "--memory-limit",
+            "99999999999999999999999GiB",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("larger than any machine"));
     let out = sb.cmd(&["rfm", "--no-such-flag"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A symbolic link planted where crm writes a file (quality.csv beside the warehouse) is
+/// replaced, never written through: ingest once overwrote a file outside the warehouse so.
+#[test]
+fn a_symbolic_link_at_an_output_name_is_replaced_not_followed() {
+    let sb = Sandbox::new();
+    let export = sb.write(
+        "orders.csv",
+        "transaction_id,customer_id,ts,amount\nT1,C1,2024-01-05,10.00\n",
+    );
+    let cfg = config_for(&sb, &export, "transactions", 0.1, "");
+    let outside = sb.write("precious.txt", "not crm's to write\n");
+    std::fs::create_dir_all(sb.path("wh")).unwrap();
+    std::os::unix::fs::symlink(&outside, sb.path("wh/quality.csv")).unwrap();
+    sb.ok(&["ingest", "--config", &cfg]);
+    assert_eq!(
+        std::fs::read_to_string(&outside).unwrap(),
+        "not crm's to write\n"
+    );
+    let meta = std::fs::symlink_metadata(sb.path("wh/quality.csv")).unwrap();
+    assert!(meta.file_type().is_file(), "{meta:?}");
+    assert!(
+        std::fs::read_to_string(sb.path("wh/quality.csv"))
+            .unwrap()
+            .starts_with("table_name")
+    );
 }

@@ -290,10 +290,22 @@ fn kmeans_segments_of_the_sample_add_up_and_repeat_for_the_same_seed() {
 fn machine_readable_formats_carry_full_precision_and_only_the_table_rounds() {
     let sb = cdnow_sample();
     let args = |format: &'static str| {
-        vec!["clv", "--as-of", "1997-10-01", "--horizon-weeks", "39", "--format", format]
+        vec![
+            "clv",
+            "--as-of",
+            "1997-10-01",
+            "--horizon-weeks",
+            "39",
+            "--format",
+            format,
+        ]
     };
     let csv = parse_csv(&sb.ok(&args("csv")));
-    let decimals = |v: &str| v.split_once('.').map_or(0, |(_, d)| d.trim_end_matches(|c: char| !c.is_ascii_digit()).len());
+    let decimals = |v: &str| {
+        v.split_once('.').map_or(0, |(_, d)| {
+            d.trim_end_matches(|c: char| !c.is_ascii_digit()).len()
+        })
+    };
     let long = |col: usize| csv[1..].iter().filter(|r| decimals(&r[col]) > 4).count();
     // expected_purchases and clv of nearly every customer need more than four decimals, and
     // so does p_alive for the 946 with repeat purchases (it is 1 for the others).
@@ -314,7 +326,10 @@ fn machine_readable_formats_carry_full_precision_and_only_the_table_rounds() {
     }
     // The table for people: four decimals at most.
     let table = sb.ok(&args("table"));
-    let line = table.lines().find(|l| l.contains("| 1 ") || l.contains("| 2 ")).expect(&table);
+    let line = table
+        .lines()
+        .find(|l| l.contains("| 1 ") || l.contains("| 2 "))
+        .expect(&table);
     for cell in line.split('|').map(str::trim).filter(|c| c.contains('.')) {
         assert!(decimals(cell) <= 4, "{line}");
     }

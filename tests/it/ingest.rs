@@ -504,14 +504,25 @@ fn personal_fields_are_pseudonymised_with_a_key_from_the_environment() {
     // A rejected record keeps its fields, but not the personal ones in clear. A ragged line's
     // fields are not where its header says (an extra comma shifts them), so every one of its
     // fields is hashed: the record is still counted, located and joinable, never readable.
-    let rows = sb.csv(&cfg, "select reason, raw_record, record_number from rejects", &[]);
+    let rows = sb.csv(
+        &cfg,
+        "select reason, raw_record, record_number from rejects",
+        &[],
+    );
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(rows[1][0].starts_with("wrong field count"), "{rows:?}");
     assert_eq!(rows[1][2], "4");
     let raw: serde_json::Value = serde_json::from_str(&rows[1][1]).unwrap();
-    let fields = raw["unreadable_record_fields"].as_array().expect("hashed fields");
+    let fields = raw["unreadable_record_fields"]
+        .as_array()
+        .expect("hashed fields");
     assert_eq!(fields.len(), 5, "{raw}");
-    assert!(fields.iter().all(|f| f.as_str().unwrap().starts_with("ps_")), "{raw}");
+    assert!(
+        fields
+            .iter()
+            .all(|f| f.as_str().unwrap().starts_with("ps_")),
+        "{raw}"
+    );
     assert!(!rows[1][1].to_lowercase().contains("carl"), "{rows:?}");
 }
 

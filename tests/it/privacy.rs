@@ -20,7 +20,8 @@ fn personal_values() -> Vec<String> {
             let phone = f.starts_with('+') && f.chars().filter(char::is_ascii_digit).count() >= 8;
             // Full names: two or more capitalised words, no digits (cities are excluded below).
             let name = f.split(' ').count() >= 2
-                && f.split(' ').all(|w| w.chars().next().is_some_and(char::is_uppercase))
+                && f.split(' ')
+                    .all(|w| w.chars().next().is_some_and(char::is_uppercase))
                 && !f.chars().any(|c| c.is_ascii_digit());
             if email || phone || name {
                 values.push(f.to_string());
@@ -75,7 +76,10 @@ fn readable_text(path: &Path) -> String {
 
 fn assert_no_personal_data(what: &str, text: &str, values: &[String]) {
     for v in values {
-        assert!(!text.contains(v.as_str()), "{what} holds the personal value {v:?}");
+        assert!(
+            !text.contains(v.as_str()),
+            "{what} holds the personal value {v:?}"
+        );
     }
 }
 
@@ -117,7 +121,9 @@ fn run_and_check(pseudonymise: bool) {
     assert!(files.len() > 40, "{files:?}");
     for kind in ["csv", "parquet", "svg", "png", "html", "json"] {
         assert!(
-            files.iter().any(|f| f.extension().is_some_and(|e| e == kind)),
+            files
+                .iter()
+                .any(|f| f.extension().is_some_and(|e| e == kind)),
             "no {kind} file in the report"
         );
     }
@@ -126,7 +132,10 @@ fn run_and_check(pseudonymise: bool) {
     }
     // The report's rejects say where and why, not what.
     let rejects = std::fs::read_to_string(sb.path("reports/2025-01-01/rejects.csv")).unwrap();
-    assert!(rejects.starts_with("table,source_file,record_number,reason,kept\n"), "{rejects}");
+    assert!(
+        rejects.starts_with("table,source_file,record_number,reason,kept\n"),
+        "{rejects}"
+    );
     assert!(rejects.lines().count() > 700, "every reject is listed");
     // quality.csv beside the warehouse is a report too.
     let quality = sb.path("target/sample-warehouse/quality.csv");
@@ -169,7 +178,11 @@ fn a_key_of_spaces_is_refused() {
         "[warehouse]\npath = \"wh\"\n[privacy]\npseudonymize = [\"email\"]\n[sources.customers]\npath = \"c.csv\"\n",
     );
     sb.write("c.csv", "customer_id,email\nc1,a@example.com\n");
-    for key in [" ".repeat(16), format!("{}abc", " ".repeat(20)), "short-key-15chr".into()] {
+    for key in [
+        " ".repeat(16),
+        format!("{}abc", " ".repeat(20)),
+        "short-key-15chr".into(),
+    ] {
         let out = sb
             .cmd(&["ingest"])
             .env("CRM_PSEUDONYM_KEY", &key)
@@ -177,7 +190,10 @@ fn a_key_of_spaces_is_refused() {
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("at least 16 characters other than spaces"), "{err}");
+        assert!(
+            err.contains("at least 16 characters other than spaces"),
+            "{err}"
+        );
     }
     let out = sb
         .cmd(&["ingest"])

@@ -25,7 +25,8 @@ fn prefix() -> impl Strategy<Value = &'static [u8]> {
         &b""[..],
         &b"transaction_id,customer_id,ts,amount\n"[..],
         &b"transaction_id,customer_id,ts,amount\nT1,C1,2024-01-05,10.00\n"[..],
-        &b"{\"transaction_id\":\"T1\",\"customer_id\":\"C1\",\"ts\":\"2024-01-05\",\"amount\":1}\n"[..],
+        &b"{\"transaction_id\":\"T1\",\"customer_id\":\"C1\",\"ts\":\"2024-01-05\",\"amount\":1}\n"
+            [..],
     ])
 }
 

@@ -150,7 +150,10 @@ fn a_run_whose_models_cannot_be_fitted_writes_the_report_and_exits_with_status_4
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    assert!(steps.contains(&"k-means") && steps.contains(&"CLV"), "{steps:?}");
+    assert!(
+        steps.contains(&"k-means") && steps.contains(&"CLV"),
+        "{steps:?}"
+    );
     for s in summary["failed_steps"].as_array().unwrap() {
         assert!(!s["error"].as_str().unwrap().is_empty(), "{s}");
     }

@@ -13,7 +13,10 @@ const SEGMENTS: &[&str] = &["segment", "--by", "demographic", "--format", "csv"]
 fn wait_for(path: &Path) {
     let start = Instant::now();
     while !path.exists() {
-        assert!(start.elapsed() < Duration::from_secs(120), "{path:?} never appeared");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{path:?} never appeared"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -44,7 +47,10 @@ fn a_report_read_across_a_load_is_the_report_of_the_version_it_opened() {
         a.extend(["--config", cfg_s]);
         a.into_iter().map(String::from).collect()
     };
-    let v1 = sb.ok(&with(SEGMENTS).iter().map(String::as_str).collect::<Vec<_>>());
+    let v1 = sb.ok(&with(SEGMENTS)
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
 
     // A reader opens version 1 and waits at `go` before it plans or reads anything.
     let go = sb.path("go");
@@ -62,8 +68,14 @@ fn a_report_read_across_a_load_is_the_report_of_the_version_it_opened() {
     change_a_customer(&sb.path("sample-data"));
     let out = sb.ok(&["ingest", "--config", cfg_s, "--no-quality"]);
     assert!(out.contains("warehouse version 2"), "{out}");
-    let v2 = sb.ok(&with(SEGMENTS).iter().map(String::as_str).collect::<Vec<_>>());
-    assert_ne!(v1, v2, "the load must change the answer, or this test proves nothing");
+    let v2 = sb.ok(&with(SEGMENTS)
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_ne!(
+        v1, v2,
+        "the load must change the answer, or this test proves nothing"
+    );
 
     std::fs::write(&go, b"").unwrap();
     let out = reader.wait_with_output().unwrap();
@@ -75,7 +87,11 @@ fn a_report_read_across_a_load_is_the_report_of_the_version_it_opened() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), v1);
 
     // The reader gone, the next load removes the version-1 files it kept alive.
-    let customers = |dir: &Path| std::fs::read_dir(dir.join("data/customers")).unwrap().count();
+    let customers = |dir: &Path| {
+        std::fs::read_dir(dir.join("data/customers"))
+            .unwrap()
+            .count()
+    };
     let wh = sb.path("target/sample-warehouse");
     assert_eq!(customers(&wh), 2);
     sb.ok(&["ingest", "--config", cfg_s, "--no-quality"]);
@@ -159,10 +175,10 @@ fn an_ingest_killed_at_20_random_points_leaves_the_warehouse_before_or_after() {
         copy_dir(&pristine, &sb.path("wh"));
         let mut child = sb
             .process(&["ingest", "--config", &cfg_s, "--no-quality"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(at);
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
