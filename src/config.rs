@@ -412,29 +412,7 @@ pub enum Compression {
     Gzip,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum Table {
-    Customers,
-    Transactions,
-    Interactions,
-}
-
-impl Table {
-    pub const ALL: [Table; 3] = [Table::Customers, Table::Transactions, Table::Interactions];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Customers => "customers",
-            Table::Transactions => "transactions",
-            Table::Interactions => "interactions",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Table> {
-        Table::ALL.into_iter().find(|t| t.name() == name)
-    }
-}
+pub use crate::warehouse::tables::Table;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -620,11 +598,11 @@ impl Config {
             }
             let table = source.table(name).expect("checked above");
             for canonical in source.columns.keys() {
-                if !crate::ingest::schema::is_canonical(table, canonical) {
+                if !crate::warehouse::tables::is_canonical(table, canonical) {
                     return Err(err(format!(
                         "sources.{name}.columns.{canonical}: not a column of the {} table (known: {})",
                         table.name(),
-                        crate::ingest::schema::canonical_names(table).join(", ")
+                        crate::warehouse::tables::canonical_names(table).join(", ")
                     )));
                 }
             }

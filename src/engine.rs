@@ -43,8 +43,8 @@ use datafusion::prelude::DataFrame;
 
 use crate::config::{Config, Monetary};
 use crate::error::{Error, Result};
-use crate::ingest::schema::{self, Kind};
 use crate::warehouse::Warehouse;
+use crate::warehouse::tables::{self, Kind};
 
 include!(concat!(env!("OUT_DIR"), "/queries.rs"));
 
@@ -54,7 +54,7 @@ pub const TABLES: [&str; 5] = [
     "transactions",
     "interactions",
     "rejects",
-    crate::ingest::keys::TABLE,
+    tables::CUSTOMER_KEYS,
 ];
 
 pub struct Engine {
@@ -69,7 +69,7 @@ impl Engine {
     /// after the last transaction day (METRICS.md "Time and money").
     pub async fn open(config: &Config, as_of: Option<NaiveDate>) -> Result<Engine> {
         let warehouse = Warehouse::open_snapshot(&config.warehouse_dir())?;
-        if crate::ingest::keys::lacks_keys(&warehouse) {
+        if warehouse.lacks_keys() {
             return Err(Error::warehouse(
                 &warehouse.dir,
                 "written by an earlier crm, without customer keys: `crm ingest` upgrades it (once, keeping every row)",
@@ -177,7 +177,7 @@ pub fn table_schema(table: &str) -> SchemaRef {
             Field::new("load_version", DataType::Int64, true),
         ]));
     }
-    if table == crate::ingest::keys::TABLE {
+    if table == tables::CUSTOMER_KEYS {
         return Arc::new(Schema::new(vec![
             Field::new("customer_id", DataType::Utf8View, true),
             Field::new("customer_key", DataType::Int64, true),
@@ -185,7 +185,7 @@ pub fn table_schema(table: &str) -> SchemaRef {
         ]));
     }
     let t = crate::config::Table::from_name(table).expect("known table");
-    let mut fields: Vec<Field> = schema::columns(t)
+    let mut fields: Vec<Field> = tables::columns(t)
         .iter()
         .map(|c| {
             let dt = match c.kind {
@@ -500,7 +500,7 @@ impl CustomerParts {
         }
         if !whole {
             let schema = exec.schema();
-            let key = col(super::ingest::sort::SORT_KEYS[0], &schema)?;
+            let key = col(tables::SORT_KEYS[0], &schema)?;
             let from = binary(key.clone(), Operator::GtEq, lit(lo), &schema)?;
             let to = binary(key, Operator::Lt, lit(hi), &schema)?;
             let within = binary(from, Operator::And, to, &schema)?;

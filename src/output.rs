@@ -96,6 +96,13 @@ pub fn write_to<W: Write + Send>(
     Ok(())
 }
 
+/// Query results as a JSON array of objects.
+pub fn to_json(batches: &[RecordBatch], schema: &SchemaRef) -> Result<serde_json::Value> {
+    let mut buf = Vec::new();
+    write_to(batches, schema, OutputFormat::Json, &mut buf).map_err(|e| Error::query("json", e))?;
+    serde_json::from_slice(&buf).map_err(|e| Error::query("json", e))
+}
+
 /// `batch` with the named Float64 columns rounded to their number of decimals, for
 /// `--format table`: people read four decimals of a probability, scripts get every digit
 /// (a P(alive) of 1.6e-7 is not 0 to a script comparing with another tool).

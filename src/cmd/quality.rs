@@ -37,7 +37,7 @@ pub fn summarise(
 ) -> Result<String> {
     let path = warehouse_dir.join("quality.csv");
     crate::output::write(batches, schema, crate::cli::OutputFormat::Csv, Some(&path))?;
-    let rows = super::run::to_json(batches, schema)?;
+    let rows = crate::output::to_json(batches, schema)?;
     let mut lines = String::new();
     for r in rows.as_array().into_iter().flatten() {
         let check = r["check_name"].as_str().unwrap_or("");

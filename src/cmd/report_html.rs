@@ -16,7 +16,7 @@ async fn rows(engine: &Engine, name: &str, sql: &str) -> Result<Vec<Value>> {
     let df = engine.user_sql(name, sql).await?;
     let schema = df.schema().inner().clone();
     let batches = engine.collect(name, df).await?;
-    Ok(super::run::to_json(&batches, &schema)?
+    Ok(crate::output::to_json(&batches, &schema)?
         .as_array()
         .cloned()
         .unwrap_or_default())
@@ -280,7 +280,7 @@ pub async fn write(
     let history = super::forecast::history(engine).await?;
     let fr = super::forecast::report(engine, config, &crate::models::forecast::Method::ALL).await?;
     let fschema = fr.forecasts.schema();
-    let frows = super::run::to_json(std::slice::from_ref(&fr.forecasts), &fschema)?
+    let frows = crate::output::to_json(std::slice::from_ref(&fr.forecasts), &fschema)?
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -311,7 +311,7 @@ pub async fn write(
             .collect(),
     };
     let bschema = fr.backtest.schema();
-    let brows = super::run::to_json(std::slice::from_ref(&fr.backtest), &bschema)?
+    let brows = crate::output::to_json(std::slice::from_ref(&fr.backtest), &bschema)?
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -379,7 +379,7 @@ pub async fn write(
             let actual = super::clv::holdout_purchases(end, split).await?;
             let table = super::clv::holdout_table(&fitted, &data, &actual, 26.0);
             let schema = table.schema();
-            for r in super::run::to_json(&[table], &schema)?
+            for r in crate::output::to_json(&[table], &schema)?
                 .as_array()
                 .cloned()
                 .unwrap_or_default()

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions};
-use crate::output;
+use crate::output::{self, to_json};
 
 /// Tables written into the dated folder: file name and the SQL that makes it. Where a command
 /// prints the same table, the SQL is the command's, so the files have the commands' shapes.
@@ -199,17 +199,6 @@ async fn write_report(
         std::fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
     }
     Ok((final_dir, failed))
-}
-
-/// Query results as a JSON array of objects.
-pub fn to_json(
-    batches: &[RecordBatch],
-    schema: &datafusion::arrow::datatypes::SchemaRef,
-) -> Result<serde_json::Value> {
-    let mut buf = Vec::new();
-    output::write_to(batches, schema, OutputFormat::Json, &mut buf)
-        .map_err(|e| Error::query("json", e))?;
-    serde_json::from_slice(&buf).map_err(|e| Error::query("json", e))
 }
 
 /// The model tables: k-means profiles and assignments, forecasts, CLV per customer and its

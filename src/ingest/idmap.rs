@@ -32,7 +32,37 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use memmap2::{MmapMut, MmapRaw};
 
-use super::load::IdKey;
+use std::hash::{Hash, Hasher};
+
+/// An id as the load remembers it: its 128-bit xxh3 hash, in place of a `String`; two different
+/// ids share a key with a probability of about n^2 / 2^129 (1e-25 at ten million). The id map
+/// of a table (idmap.rs) keeps 96 bits of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdKey(u64, u64);
+
+impl IdKey {
+    pub fn of(id: &str) -> IdKey {
+        let h = xxhash_rust::xxh3::xxh3_128(id.as_bytes());
+        IdKey(h as u64, (h >> 64) as u64)
+    }
+
+    /// The key's two 64-bit words.
+    pub fn words(self) -> (u64, u64) {
+        (self.0, self.1)
+    }
+
+    #[cfg(test)]
+    pub fn of_words(a: u64, b: u64) -> IdKey {
+        IdKey(a, b)
+    }
+}
+
+impl Hash for IdKey {
+    /// The key is already a good hash: the map's hasher gets one word of it.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
+}
 
 /// Buckets per shard once the map is sharded: 2^18 (16 MiB, 786,432 entries).
 const SHARD_BUCKETS: usize = 1 << 18;

@@ -16,20 +16,10 @@
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::load::IdKey;
+use super::idmap::IdKey;
 use crate::config::Table;
 
-/// The warehouse table holding the customer-key dictionary.
-pub const TABLE: &str = "customer_keys";
-
-/// The tables whose rows carry `customer_key`.
-pub const KEYED: [Table; 3] = [Table::Customers, Table::Transactions, Table::Interactions];
-
-/// A warehouse written before the keys (format 1) that holds rows without them.
-pub fn lacks_keys(wh: &crate::warehouse::Warehouse) -> bool {
-    wh.manifest.format < crate::warehouse::KEYS_FORMAT
-        && KEYED.iter().any(|t| !wh.table_files(t.name()).is_empty())
-}
+pub use crate::warehouse::tables::{CUSTOMER_KEYS as TABLE, KEYED};
 
 /// Seeds that keep an order id and a transaction id with the same text apart.
 const ORDER_SEED: u64 = 0x006f_7264_6572;

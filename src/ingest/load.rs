@@ -13,51 +13,21 @@
 //! that depend on the records before.
 
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+pub use super::idmap::IdKey;
 use super::keys::{CustomerKeys, add_keys};
-use super::parquet;
+use super::parquet::RowGroupWriter;
 use super::schema::{self, ColumnSpec, Kind, TimeFormats, Value};
 use super::sort::{self, Sorted, SortedWriter};
 use super::strings::StrColumn;
 use crate::config::Table;
 use crate::error::{Error, Result};
 use crate::warehouse::{FileStats, RecordHash};
-
-/// An id as the load remembers it: its 128-bit xxh3 hash, in place of a `String`; two different
-/// ids share a key with a probability of about n^2 / 2^129 (1e-25 at ten million). The id map
-/// of a table (idmap.rs) keeps 96 bits of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdKey(u64, u64);
-
-impl IdKey {
-    pub fn of(id: &str) -> IdKey {
-        let h = xxhash_rust::xxh3::xxh3_128(id.as_bytes());
-        IdKey(h as u64, (h >> 64) as u64)
-    }
-
-    /// The key's two 64-bit words.
-    pub fn words(self) -> (u64, u64) {
-        (self.0, self.1)
-    }
-
-    #[cfg(test)]
-    pub fn of_words(a: u64, b: u64) -> IdKey {
-        IdKey(a, b)
-    }
-}
-
-impl Hash for IdKey {
-    /// The key is already a good hash: the map's hasher gets one word of it.
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0);
-    }
-}
 
 /// What the warehouse already holds for a table: id -> record hash. Rows loaded earlier in the
 /// same run are added, so two exports in one run are deduplicated against each other too.
@@ -510,6 +480,27 @@ impl<'a> RowParser<'a> {
     }
 }
 
+/// The record written back as one CSV line with the source's delimiter and quoting.
+pub fn raw_csv(fields: &[String], delim: u8, quote: u8) -> String {
+    let mut out = String::new();
+    let q = quote as char;
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(delim as char);
+        }
+        if f.bytes()
+            .any(|b| b == delim || b == quote || b == b'\n' || b == b'\r')
+        {
+            out.push(q);
+            out.push_str(&f.replace(q, &format!("{q}{q}")));
+            out.push(q);
+        } else {
+            out.push_str(f);
+        }
+    }
+    out
+}
+
 fn derived_id(content: &[u8; 32], occurrence: u32) -> String {
     let mut h = blake3::Hasher::new();
     h.update(content);
@@ -594,66 +585,6 @@ enum Output<'a> {
         frames: Vec<DataFrame>,
         keep: Vec<Vec<bool>>,
     },
-}
-
-/// A thread that writes the row groups it is sent into one Parquet file.
-pub struct RowGroupWriter {
-    path: PathBuf,
-    groups: crossbeam_channel::Sender<DataFrame>,
-    thread: std::thread::JoinHandle<Result<()>>,
-}
-
-impl RowGroupWriter {
-    pub fn start(path: PathBuf) -> RowGroupWriter {
-        // One row group waiting while one is written: memory stays at about two row groups.
-        let (groups, rx) = crossbeam_channel::bounded::<DataFrame>(1);
-        let file = path.clone();
-        let thread = std::thread::spawn(move || -> Result<()> {
-            let path = file;
-            let mut writer: Option<parquet::Writer> = None;
-            for mut group in rx {
-                let w = match &mut writer {
-                    Some(w) => w,
-                    None => writer.insert(parquet::Writer::create(
-                        &path,
-                        group.schema(),
-                        parquet::Purpose::Warehouse,
-                    )?),
-                };
-                w.write(&mut group)?;
-            }
-            if let Some(w) = writer {
-                w.finish()?;
-            }
-            Ok(())
-        });
-        RowGroupWriter {
-            path,
-            groups,
-            thread,
-        }
-    }
-
-    /// Sends a row group; a writer that stopped gives its error.
-    pub fn send(self, group: DataFrame) -> Result<RowGroupWriter> {
-        match self.groups.send(group) {
-            Ok(()) => Ok(self),
-            Err(_) => {
-                let path = self.path.clone();
-                Err(self.finish().err().unwrap_or_else(|| {
-                    Error::warehouse(path, "internal: the Parquet writer stopped early")
-                }))
-            }
-        }
-    }
-
-    pub fn finish(self) -> Result<()> {
-        drop(self.groups);
-        let path = self.path;
-        self.thread
-            .join()
-            .map_err(|_| Error::warehouse(path, "internal: the Parquet writer panicked"))?
-    }
 }
 
 /// Checks batches against everything before them, in file order, and writes what survives.
@@ -746,9 +677,7 @@ impl<'a> Merger<'a> {
                     .map(|f| String::from_utf8_lossy(f).into_owned())
                     .collect();
                 let refs: Vec<Option<&str>> = fields.iter().map(|f| Some(f.as_str())).collect();
-                parser.raw_text(&refs, &|| {
-                    super::source::raw_csv(&fields, *delimiter, *quote)
-                })
+                parser.raw_text(&refs, &|| raw_csv(&fields, *delimiter, *quote))
             }
         }
     }

@@ -337,7 +337,7 @@ fn check_reject_rate(
 /// own: every customer, transaction and interaction file is rewritten with its keys, in load
 /// order, and the dictionary stored. Returns the warehouse's customer-key dictionary.
 fn upgrade(wh: &mut Warehouse) -> Result<CustomerKeys> {
-    if !keys::lacks_keys(wh) {
+    if !wh.lacks_keys() {
         return read_customer_keys(wh);
     }
     let version = wh.manifest.version + 1;
@@ -351,7 +351,7 @@ fn upgrade(wh: &mut Warehouse) -> Result<CustomerKeys> {
             let old = wh.dir.join(&*rel);
             let (new_rel, abs) = wh.new_file("data", table.name(), version, &format!("keyed-{i}"));
             // A row group at a time: a file of a 100M-line load is never held whole.
-            let mut writer = Some(load::RowGroupWriter::start(abs));
+            let mut writer = Some(parquet::RowGroupWriter::start(abs));
             read_slices(&old, None, ROW_GROUP_ROWS, |mut df| {
                 keys::add_keys(table, &mut df, &mut keys).map_err(|e| Error::warehouse(&old, e))?;
                 writer = Some(writer.take().expect("writer").send(df)?);

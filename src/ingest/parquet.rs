@@ -245,6 +245,64 @@ fn dictionary_of(strings: &Utf8ViewArray) -> Option<DictionaryArray<u32>> {
     DictionaryArray::try_new(dtype, keys, values.freeze().boxed()).ok()
 }
 
+/// A thread that writes the row groups it is sent into one Parquet file.
+pub struct RowGroupWriter {
+    path: PathBuf,
+    groups: crossbeam_channel::Sender<DataFrame>,
+    thread: std::thread::JoinHandle<Result<()>>,
+}
+
+impl RowGroupWriter {
+    pub fn start(path: PathBuf) -> RowGroupWriter {
+        // One row group waiting while one is written: memory stays at about two row groups.
+        let (groups, rx) = crossbeam_channel::bounded::<DataFrame>(1);
+        let file = path.clone();
+        let thread = std::thread::spawn(move || -> Result<()> {
+            let path = file;
+            let mut writer: Option<Writer> = None;
+            for mut group in rx {
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => {
+                        writer.insert(Writer::create(&path, group.schema(), Purpose::Warehouse)?)
+                    }
+                };
+                w.write(&mut group)?;
+            }
+            if let Some(w) = writer {
+                w.finish()?;
+            }
+            Ok(())
+        });
+        RowGroupWriter {
+            path,
+            groups,
+            thread,
+        }
+    }
+
+    /// Sends a row group; a writer that stopped gives its error.
+    pub fn send(self, group: DataFrame) -> Result<RowGroupWriter> {
+        match self.groups.send(group) {
+            Ok(()) => Ok(self),
+            Err(_) => {
+                let path = self.path.clone();
+                Err(self.finish().err().unwrap_or_else(|| {
+                    Error::warehouse(path, "internal: the Parquet writer stopped early")
+                }))
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<()> {
+        drop(self.groups);
+        let path = self.path;
+        self.thread
+            .join()
+            .map_err(|_| Error::warehouse(path, "internal: the Parquet writer panicked"))?
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
-//! The canonical tables of DATA-CONTRACT.md: their columns, types and rules, and the parsing of
-//! one export value into a canonical value (with the reason when it cannot be parsed).
+//! The parsing of one export value into a canonical value of its column (with the reason when
+//! it cannot be parsed). The columns themselves are the warehouse's contract
+//! (`warehouse::tables`), re-exported here for the ingest code that walks them.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -8,148 +9,10 @@ use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::config::Table;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Str,
-    Date,
-    Timestamp,
-    Decimal,
-    Int,
-    Bool,
-    Enum(&'static [&'static str]),
-    Score(i64, i64),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct ColumnSpec {
-    pub name: &'static str,
-    pub kind: Kind,
-    pub required: bool,
-    /// Personal data (DATA-CONTRACT.md "Privacy").
-    pub personal: bool,
-}
-
-const fn col(name: &'static str, kind: Kind) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        kind,
-        required: false,
-        personal: false,
-    }
-}
-const fn req(name: &'static str, kind: Kind) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        kind,
-        required: true,
-        personal: false,
-    }
-}
-const fn personal(name: &'static str) -> ColumnSpec {
-    ColumnSpec {
-        name,
-        kind: Kind::Str,
-        required: false,
-        personal: true,
-    }
-}
-
-pub const CHANNELS: &[&str] = &[
-    "email",
-    "phone",
-    "chat",
-    "social",
-    "meeting",
-    "sms",
-    "web",
-    "in_person",
-    "other",
-];
-pub const INTERACTION_KINDS: &[&str] = &[
-    "campaign_sent",
-    "campaign_open",
-    "campaign_click",
-    "ticket",
-    "survey",
-    "note",
-    "call",
-    "meeting",
-    "other",
-];
-
-pub const CUSTOMERS: &[ColumnSpec] = &[
-    req("customer_id", Kind::Str),
-    col("signup_date", Kind::Date),
-    col("country", Kind::Str),
-    col("region", Kind::Str),
-    col("city", Kind::Str),
-    col("birth_date", Kind::Date),
-    col("age", Kind::Int),
-    col("gender", Kind::Str),
-    col("income_band", Kind::Str),
-    col("acquisition_channel", Kind::Str),
-    col("loyalty_member", Kind::Bool),
-    col("loyalty_tier", Kind::Str),
-    personal("email"),
-    personal("phone"),
-    personal("name"),
-];
-
-/// `transaction_id` is not required: where an export has none it is derived (see `ingest::load`).
-pub const TRANSACTIONS: &[ColumnSpec] = &[
-    col("transaction_id", Kind::Str),
-    req("customer_id", Kind::Str),
-    req("ts", Kind::Timestamp),
-    req("amount", Kind::Decimal),
-    col("currency", Kind::Str),
-    col("order_id", Kind::Str),
-    col("quantity", Kind::Int),
-    col("product_id", Kind::Str),
-    col("product_category", Kind::Str),
-    col("channel", Kind::Str),
-    col("store_id", Kind::Str),
-];
-
-pub const INTERACTIONS: &[ColumnSpec] = &[
-    req("interaction_id", Kind::Str),
-    req("customer_id", Kind::Str),
-    req("ts", Kind::Timestamp),
-    req("channel", Kind::Enum(CHANNELS)),
-    req("kind", Kind::Enum(INTERACTION_KINDS)),
-    col("campaign_id", Kind::Str),
-    col("ticket_id", Kind::Str),
-    col("resolved_ts", Kind::Timestamp),
-    col("csat", Kind::Score(1, 5)),
-    col("nps", Kind::Score(0, 10)),
-    col("outcome", Kind::Str),
-];
-
-pub fn columns(table: Table) -> &'static [ColumnSpec] {
-    match table {
-        Table::Customers => CUSTOMERS,
-        Table::Transactions => TRANSACTIONS,
-        Table::Interactions => INTERACTIONS,
-    }
-}
-
-/// The column that identifies a row of the table.
-pub fn id_column(table: Table) -> &'static str {
-    match table {
-        Table::Customers => "customer_id",
-        Table::Transactions => "transaction_id",
-        Table::Interactions => "interaction_id",
-    }
-}
-
-pub fn is_canonical(table: Table, name: &str) -> bool {
-    columns(table).iter().any(|c| c.name == name)
-}
-
-pub fn canonical_names(table: Table) -> Vec<&'static str> {
-    columns(table).iter().map(|c| c.name).collect()
-}
+pub use crate::warehouse::tables::{
+    CHANNELS, CUSTOMERS, ColumnSpec, INTERACTION_KINDS, INTERACTIONS, Kind, TRANSACTIONS,
+    canonical_names, columns, id_column, is_canonical,
+};
 
 /// One parsed export value. Text borrows from the record where it can: a load of ten million
 /// records allocates no string per field.

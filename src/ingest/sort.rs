@@ -23,12 +23,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use polars::prelude::*;
 use polars::series::IsSorted;
 
-use super::load::RowGroupWriter;
-use super::parquet::{Purpose, Writer};
+use super::parquet::{Purpose, RowGroupWriter, Writer};
 use crate::error::{Error, Result};
 
-/// The order of every transactions file the load writes.
-pub const SORT_KEYS: [&str; 2] = ["customer_key", "order_key"];
+pub use crate::warehouse::tables::SORT_KEYS;
 
 /// Rows per row group of a sorted file (about: row groups end where a customer ends): 256k,
 /// so that a nightly load of a million lines that touches every customer still covers them in

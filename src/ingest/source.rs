@@ -21,7 +21,7 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::load::{Batch, Merger, Raws, RowParser, Spec};
+use super::load::{Batch, Merger, Raws, RowParser, Spec, raw_csv};
 use crate::config::{Format, SourceConfig};
 use crate::error::{Error, Result};
 use crate::warehouse::{self, Fingerprinting, SourceFingerprint};
@@ -103,27 +103,6 @@ pub fn read(
 
 fn source_name(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// The record written back as one CSV line with the source's delimiter and quoting.
-pub(crate) fn raw_csv(fields: &[String], delim: u8, quote: u8) -> String {
-    let mut out = String::new();
-    let q = quote as char;
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(delim as char);
-        }
-        if f.bytes()
-            .any(|b| b == delim || b == quote || b == b'\n' || b == b'\r')
-        {
-            out.push(q);
-            out.push_str(&f.replace(q, &format!("{q}{q}")));
-            out.push(q);
-        } else {
-            out.push_str(f);
-        }
-    }
-    out
 }
 
 fn csv_reader(bytes: &[u8], delim: u8, quote: u8) -> csv::Reader<&[u8]> {

@@ -5,6 +5,7 @@
 //! and are removed by the next one.
 
 pub mod leases;
+pub mod tables;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -211,6 +212,15 @@ impl Warehouse {
     /// lease (the system's temporary folder is used then).
     pub fn spill_dir(&self) -> Option<PathBuf> {
         self.lease.as_ref().map(leases::Lease::spill_dir)
+    }
+
+    /// Written before the keys (format 1) and holding rows without them: `crm ingest` upgrades
+    /// such a warehouse, the queries refuse it.
+    pub fn lacks_keys(&self) -> bool {
+        self.manifest.format < KEYS_FORMAT
+            && tables::KEYED
+                .iter()
+                .any(|t| !self.table_files(t.name()).is_empty())
     }
 
     /// Every file the manifest names, relative to the warehouse folder.
