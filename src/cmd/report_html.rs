@@ -58,6 +58,8 @@ pub struct Fitted {
         Vec<crate::models::cluster::Rfm>,
     )>,
     pub clv: Option<Vec<f64>>,
+    /// The forecasts and their backtest.
+    pub forecast: Option<super::forecast::Report>,
 }
 
 /// Writes the charts and `report.html` into `dir`; returns the report's path.
@@ -187,8 +189,11 @@ pub async fn write(
         points: vec![],
         labels: vec![],
     };
-    if let Ok((c, data)) = super::cluster::fit(engine, config.cluster.k, config.cluster.seed).await
-    {
+    let fitted_clusters = match fitted.clusters {
+        Some(c) => Ok(c),
+        None => super::cluster::fit(engine, config.cluster.k, config.cluster.seed).await,
+    };
+    if let Ok((c, data)) = fitted_clusters {
         // At most 5,000 points, every n/5000-th customer, so the SVG stays light.
         let step = (data.len() / 5000).max(1);
         clusters.points = data
@@ -278,7 +283,12 @@ pub async fn write(
 
     // Value and forecast.
     let history = super::forecast::history(engine).await?;
-    let fr = super::forecast::report(engine, config, &crate::models::forecast::Method::ALL).await?;
+    let fr = match fitted.forecast {
+        Some(fr) => fr,
+        None => {
+            super::forecast::report(engine, config, &crate::models::forecast::Method::ALL).await?
+        }
+    };
     let fschema = fr.forecasts.schema();
     let frows = crate::output::to_json(std::slice::from_ref(&fr.forecasts), &fschema)?
         .as_array()

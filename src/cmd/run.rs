@@ -250,6 +250,8 @@ async fn write_models(
                 "kmeans".into(),
                 json!({"k": c.k, "silhouettes": c.silhouettes, "profiles": c.profiles}),
             );
+            // The report draws the same clusters: fitted once a run.
+            fitted.clusters = Some((c, data));
         }
         Err(e) => {
             models.insert("kmeans".into(), fail("k-means", &e));
@@ -257,12 +259,13 @@ async fn write_models(
     }
     match super::forecast::report(engine, config, &crate::models::forecast::Method::ALL).await {
         Ok(forecast) => {
-            write("forecasts", forecast.forecasts)?;
-            write("forecast_backtest", forecast.backtest)?;
+            write("forecasts", forecast.forecasts.clone())?;
+            write("forecast_backtest", forecast.backtest.clone())?;
             models.insert(
                 "forecast".into(),
                 json!({"recommended": forecast.recommended}),
             );
+            fitted.forecast = Some(forecast);
         }
         Err(e) => {
             models.insert("forecast".into(), fail("forecast", &e));
