@@ -59,11 +59,67 @@ fn tables() -> Vec<(&'static str, String)> {
     t
 }
 
+/// The steps of a run as they go: a progress line on stderr when it is a terminal (nothing in a
+/// cron log), and each step's seconds for summary.json.
+struct Steps {
+    bar: indicatif::ProgressBar,
+    current: Option<(String, std::time::Instant)>,
+    seconds: Vec<serde_json::Value>,
+}
+
+impl Steps {
+    fn new() -> Steps {
+        // Hidden by indicatif itself when stderr is not a terminal.
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("crm run: {msg} ({elapsed})")
+                .expect("template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Steps {
+            bar,
+            current: None,
+            seconds: Vec::new(),
+        }
+    }
+
+    fn start(&mut self, step: &str) {
+        self.stop();
+        self.bar.set_message(step.to_string());
+        self.current = Some((step.to_string(), std::time::Instant::now()));
+    }
+
+    fn stop(&mut self) {
+        if let Some((step, at)) = self.current.take() {
+            let secs = (at.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+            self.seconds.push(json!({"step": step, "seconds": secs}));
+        }
+    }
+
+    /// Every step's seconds, in the order they ran: `[{"step", "seconds"}, ...]`.
+    fn finish(&mut self) -> serde_json::Value {
+        self.stop();
+        self.bar.finish_and_clear();
+        serde_json::Value::Array(self.seconds.clone())
+    }
+}
+
 pub fn run(args: RunArgs) -> Result<()> {
     let mut config = Config::load(&args.config)?;
     super::set_memory_limit(&mut config, args.memory_limit.as_deref())?;
-    let report = ingest::ingest(&config, &IngestOptions::default())?;
-    crate::output::say(super::ingest::summary(&report))?;
+    let mut steps = Steps::new();
+    steps.start("ingest");
+    let report = match ingest::ingest(&config, &IngestOptions::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            steps.finish();
+            return Err(e);
+        }
+    };
+    // Printed with the progress line out of the way (it shares the terminal).
+    steps
+        .bar
+        .suspend(|| crate::output::say(super::ingest::summary(&report)))?;
     // The checks after a load come from the report's own data_quality table (computed once)
     // unless the report looks at an earlier day than the load's.
     if report.changed && args.as_of.is_some() {
@@ -74,7 +130,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| config.resolve(&config.report.out));
     let (dir, failed) =
-        super::runtime()?.block_on(write_report(&config, &args, &out_root, &report))?;
+        super::runtime()?.block_on(write_report(&config, &args, &out_root, &report, &mut steps))?;
     crate::output::say_line(format!("report written to {}", dir.display()))?;
     if failed.is_empty() {
         return Ok(());
@@ -102,7 +158,9 @@ async fn write_report(
     args: &RunArgs,
     out_root: &Path,
     report: &ingest::IngestReport,
+    steps: &mut Steps,
 ) -> Result<(PathBuf, Vec<FailedStep>)> {
+    steps.start("open the warehouse");
     let engine = Engine::open(config, args.as_of).await?;
     let as_of = engine.as_of.to_string();
     let final_dir = out_root.join(&as_of);
@@ -117,6 +175,7 @@ async fn write_report(
     let mut lifecycle = serde_json::Value::Null;
     let mut retention = serde_json::Value::Null;
     for (name, sql) in tables() {
+        steps.start(name);
         let df = engine.user_sql(name, &sql).await?;
         let schema = df.schema().inner().clone();
         let batches = engine.collect(name, df).await?;
@@ -136,11 +195,8 @@ async fn write_report(
         table_rows.insert(name.to_string(), json!(rows));
         match name {
             "data_quality" if report.changed && args.as_of.is_none() => {
-                crate::output::say(super::quality::summarise(
-                    &engine.warehouse.dir,
-                    &batches,
-                    &schema,
-                )?)?;
+                let lines = super::quality::summarise(&engine.warehouse.dir, &batches, &schema)?;
+                steps.bar.suspend(|| crate::output::say(lines))?;
             }
             "rfm_segment_summary" => segments = to_json(&batches, &schema)?,
             "lifecycle_summary" => lifecycle = to_json(&batches, &schema)?,
@@ -148,8 +204,10 @@ async fn write_report(
             _ => {}
         }
     }
-    let (models, fitted, failed) = write_models(&engine, config, &tmp).await?;
+    let (models, fitted, failed) = write_models(&engine, config, &tmp, steps).await?;
+    steps.start("report");
     super::report_html::write(&engine, config, &tmp, fitted).await?;
+    steps.start("target lists");
     let lists = super::rfm::target_lists(&engine).await?;
     super::rfm::write_target_lists(&tmp.join("targets"), &lists)?;
 
@@ -164,6 +222,7 @@ async fn write_report(
         .await?;
     let schema = counts.schema().inner().clone();
     let counts = to_json(&engine.collect("counts", counts).await?, &schema)?;
+    let step_seconds = steps.finish();
     let summary = json!({
         "status": if failed.is_empty() { "ok" } else { "failed" },
         "failed_steps": failed,
@@ -181,6 +240,7 @@ async fn write_report(
         "lifecycle": lifecycle,
         "retention_rate": retention,
         "models": models,
+        "step_seconds": step_seconds,
     });
     let path = tmp.join("summary.json");
     std::fs::write(
@@ -208,6 +268,7 @@ async fn write_models(
     engine: &Engine,
     config: &Config,
     dir: &Path,
+    steps: &mut Steps,
 ) -> Result<(
     serde_json::Value,
     super::report_html::Fitted,
@@ -239,6 +300,7 @@ async fn write_models(
             Some(&dir.join(format!("{name}.parquet"))),
         )
     };
+    steps.start("k-means");
     match super::cluster::fit(engine, config.cluster.k, config.cluster.seed).await {
         Ok((c, data)) => {
             write("cluster_profiles", super::cluster::profiles_batch(&c))?;
@@ -257,6 +319,7 @@ async fn write_models(
             models.insert("kmeans".into(), fail("k-means", &e));
         }
     }
+    steps.start("forecasts");
     match super::forecast::report(engine, config, &crate::models::forecast::Method::ALL).await {
         Ok(forecast) => {
             write("forecasts", forecast.forecasts.clone())?;
@@ -271,6 +334,7 @@ async fn write_models(
             models.insert("forecast".into(), fail("forecast", &e));
         }
     }
+    steps.start("CLV");
     let data = super::clv::summaries(engine).await?;
     match super::clv::fit(&data) {
         Ok(model) => {

@@ -34,6 +34,28 @@ fn run_on_the_sample_writes_a_dated_folder_with_tables_and_summary() {
     assert_eq!(summary["as_of"], day);
     assert_eq!(summary["status"], "ok", "{}", summary["failed_steps"]);
     assert_eq!(summary["failed_steps"], serde_json::json!([]));
+    // Each step's time, in the order they ran: ingest first, the report near the end.
+    let steps: Vec<(&str, f64)> = summary["step_seconds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap(), s["seconds"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(steps[0].0, "ingest");
+    for step in [
+        "rfm",
+        "retention_cohorts",
+        "k-means",
+        "forecasts",
+        "CLV",
+        "report",
+    ] {
+        assert!(
+            steps.iter().any(|s| s.0 == step),
+            "{step} missing: {steps:?}"
+        );
+    }
+    assert!(steps.iter().all(|s| s.1 >= 0.0));
     let rfm_rows = summary["tables"]["rfm"].as_u64().unwrap();
     let seg_total: u64 = summary["rfm_segments"]
         .as_array()
