@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 
 pub const MANIFEST: &str = "manifest.json";
 /// The warehouse layout this build writes. 2: customer and order surrogate keys
-/// (`crate::ingest::keys`); a format-1 warehouse is upgraded by the next `crm ingest`.
+/// (`tables::KEYED`); a format-1 warehouse is upgraded by the next `crm ingest`.
 /// 3: the manifest names the function of the rows' record hashes ([`RecordHash`]); a build
 /// that would hash with another one refuses the warehouse instead of loading every known
 /// record again as changed.
