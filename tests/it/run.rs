@@ -85,12 +85,36 @@ fn run_on_the_sample_writes_a_dated_folder_with_tables_and_summary() {
     ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
-    assert!(
-        summary["models"]["clv"]["bgnbd"]["r"].as_f64().unwrap() > 0.0,
-        "{}",
-        summary["models"]
-    );
-    assert!(summary["models"]["kmeans"]["k"].as_u64().unwrap() >= 2);
+    // The run's BG/NBD is the one `crm clv` fits on the same warehouse and day.
+    let params: serde_json::Value = serde_json::from_str(&sb.ok(&[
+        "clv", "--config", cfg, "--as-of", &day, "--params", "--format", "json",
+    ]))
+    .unwrap();
+    for p in ["r", "alpha", "a", "b", "log_likelihood"] {
+        assert_eq!(
+            summary["models"]["clv"]["bgnbd"][p], params["bgnbd"][p],
+            "{p}: {}",
+            summary["models"]
+        );
+    }
+    // k is the one with the best silhouette, and the report's tables have k clusters.
+    let kmeans = &summary["models"]["kmeans"];
+    let k = kmeans["k"].as_u64().unwrap();
+    let best = kmeans["silhouettes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s[0].as_u64().unwrap(), s[1].as_f64().unwrap()))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert_eq!(k, best.0, "{kmeans}");
+    assert_eq!(kmeans["profiles"].as_array().unwrap().len() as u64, k);
+    let assigned: std::collections::BTreeSet<String> =
+        parse_csv(&std::fs::read_to_string(dir.join("cluster_assignments.csv")).unwrap())[1..]
+            .iter()
+            .map(|r| r[1].clone())
+            .collect();
+    assert_eq!(assigned.len() as u64, k, "{assigned:?}");
     assert!(summary["models"]["forecast"]["recommended"].is_string());
     let csv_rows = std::fs::read_to_string(dir.join("rfm.csv"))
         .unwrap()
