@@ -65,7 +65,7 @@ async fn print_matrix(engine: &Engine, sql: &str, revenue: bool) -> Result<()> {
     let mut rows: Vec<(String, i64, Vec<Option<f64>>)> = Vec::new();
     let cast = |a: &datafusion::arrow::array::ArrayRef, t: &DataType| {
         datafusion::arrow::compute::cast(a, t)
-            .map_err(|e| crate::Error::query("retention_cohorts", e))
+            .map_err(|e| crate::error::Error::query("retention_cohorts", e))
     };
     for b in &batches {
         let cohort = cast(b.column(0), &DataType::Utf8)?;
