@@ -88,7 +88,7 @@ fn every_file_of_the_bad_input_corpus_loads_as_its_case_says() {
             );
             // Nothing was committed and nothing of the load is left behind.
             assert!(!sb.path("wh/manifest.json").exists(), "{context}");
-            let left: Vec<_> = walk(&sb.path("wh"))
+            let left: Vec<_> = files_under(&sb.path("wh"))
                 .into_iter()
                 .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
                 .collect();
@@ -126,22 +126,6 @@ fn every_file_of_the_bad_input_corpus_loads_as_its_case_says() {
             assert!(r[2].ends_with(&case.file), "{r:?}\n{context}");
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// A transactions export as Parquet, written by `crm query` from SQL (arrow types as given).

@@ -116,3 +116,20 @@ pub fn manifest(warehouse: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(warehouse.join("manifest.json")).unwrap())
         .unwrap()
 }
+
+/// Every file below `dir`, at any depth (none when `dir` does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

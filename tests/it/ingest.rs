@@ -215,7 +215,7 @@ fn an_interrupted_load_leaves_the_previous_warehouse_whole_and_the_next_run_clea
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
     // The new files were written (the transactions and the new customer's key), but the
     // manifest still names the old ones only.
-    let parquet_files = walk(&wh.join("data"));
+    let parquet_files = files_under(&wh.join("data"));
     assert_eq!(parquet_files.len(), 4, "{parquet_files:?}");
     assert_eq!(manifest(&wh), before);
     let rows = sb.csv(&cfg, "select count(*), sum(amount) from transactions", &[]);
@@ -238,19 +238,6 @@ fn an_interrupted_load_leaves_the_previous_warehouse_whole_and_the_next_run_clea
         &[],
     );
     assert_eq!(keys[1..], [["c1", "1"], ["c2", "2"], ["c3", "3"]]);
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! a personal field or a raw record, with pseudonymisation on or off; with it on, the warehouse
 //! holds none in clear either, rejects included.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::common::*;
 
@@ -42,19 +42,6 @@ fn personal_values() -> Vec<String> {
     values.sort();
     values.dedup();
     values
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// A file's text as a reader of it would get it: Parquet decoded to its values, anything else
