@@ -8,8 +8,8 @@ use crate::error::Result;
 pub const SUMMARY_SQL: &str =
     "select status, customers, share_pct from lifecycle_summary order by status_order";
 pub const CUSTOMERS_SQL: &str = "select customer_id, status, first_purchase_date, last_purchase_date, days_since_last from lifecycle order by customer_id";
-pub const CHURN_SQL: &str = "select period, \"S\" as active_at_start, \"S\" - retained as churned, churn_rate \
-     from retention_rate where is_complete order by period_index";
+pub const CHURN_SQL: &str =
+    "select period, active_at_start, churned, churn_rate from churn order by period_index";
 
 pub fn run(args: LifecycleArgs) -> Result<()> {
     let mut config = super::resolve_config(&args.warehouse)?;
