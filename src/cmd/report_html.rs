@@ -158,15 +158,8 @@ pub async fn write(
 
     let grid_rows = rows(
         engine,
-        "rf_grid",
-        "with d as (select * from unnest([1, 2, 3, 4, 5]) as t(v)), \
-         cells as (select r.v as r, f.v as f from d as r cross join d as f), \
-         matched as (select c.r, c.f, s.segment, row_number() over (partition by c.r, c.f order by s.priority) as k \
-             from cells as c join rfm_segment_rules as s \
-             on c.r between s.r_min and s.r_max and c.f between s.f_min and s.f_max and 1 between s.m_min and s.m_max), \
-         counts as (select r_score as r, f_score as f, count(*) as n from rfm group by r_score, f_score) \
-         select m.r, m.f, m.segment, coalesce(counts.n, 0) as n from matched as m \
-         left join counts on counts.r = m.r and counts.f = m.f where m.k = 1",
+        "rfm_grid",
+        "select r, f, segment, n from rfm_grid",
     )
     .await?;
     let mut grid = more_charts::RfGrid {
