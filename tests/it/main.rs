@@ -6,6 +6,7 @@ mod cdnow;
 mod cli;
 mod clv;
 mod common;
+mod data_tests;
 mod edges;
 mod forecast;
 mod ingest;
