@@ -156,12 +156,7 @@ pub async fn write(
             .collect(),
     };
 
-    let grid_rows = rows(
-        engine,
-        "rfm_grid",
-        "select r, f, segment, n from rfm_grid",
-    )
-    .await?;
+    let grid_rows = rows(engine, "rfm_grid", "select r, f, segment, n from rfm_grid").await?;
     let mut grid = more_charts::RfGrid {
         as_of: as_of.clone(),
         counts: [[0; 5]; 5],

@@ -94,11 +94,19 @@ pub fn predict(
         message: e.to_string(),
     };
     match method {
-        Method::Seed => Ok(Prediction {
-            point: seed(y, lookback, horizon),
-            interval80: None,
-            interval95: None,
-        }),
+        Method::Seed => match seed(y, lookback, horizon) {
+            Some(point) => Ok(Prediction {
+                point,
+                interval80: None,
+                interval95: None,
+            }),
+            None => Err(ForecastError::Model {
+                method: "seed",
+                message: format!(
+                    "no growth rate: each of the last {lookback} periods follows one without revenue"
+                ),
+            }),
+        },
         Method::SeasonalNaive => Ok(seasonal_naive(y, season, horizon)),
         Method::Ets => {
             let fitted = AutoETS::non_seasonal().fit(y).map_err(|e| model_err(&e))?;
@@ -150,8 +158,10 @@ fn from_augurs(f80: augurs::Forecast, f95: augurs::Forecast) -> Prediction {
 }
 
 /// METRICS.md's seed formula over the last `lookback` periods: Average * (1 + Growth)^h, with
-/// Growth the mean of the period-over-period rates (a period after a zero has none).
-pub fn seed(y: &[f64], lookback: usize, horizon: usize) -> Vec<f64> {
+/// Growth the mean of the period-over-period rates (a period after a zero has none). None when
+/// no period has a rate: the growth is undefined, as analysis/forecast_seed.sql says with a
+/// NULL (a growth of 0 would be a projection the formula does not make).
+pub fn seed(y: &[f64], lookback: usize, horizon: usize) -> Option<Vec<f64>> {
     let w = &y[y.len().saturating_sub(lookback)..];
     let average = w.iter().sum::<f64>() / w.len() as f64;
     let rates: Vec<f64> = w
@@ -159,14 +169,15 @@ pub fn seed(y: &[f64], lookback: usize, horizon: usize) -> Vec<f64> {
         .filter(|p| p[0] != 0.0)
         .map(|p| p[1] / p[0] - 1.0)
         .collect();
-    let growth = if rates.is_empty() {
-        0.0
-    } else {
-        rates.iter().sum::<f64>() / rates.len() as f64
-    };
-    (1..=horizon)
-        .map(|h| average * (1.0 + growth).powi(h as i32))
-        .collect()
+    if rates.is_empty() {
+        return None;
+    }
+    let growth = rates.iter().sum::<f64>() / rates.len() as f64;
+    Some(
+        (1..=horizon)
+            .map(|h| average * (1.0 + growth).powi(h as i32))
+            .collect(),
+    )
 }
 
 /// The value one season before, repeated; intervals from the in-sample seasonal differences,
@@ -337,7 +348,13 @@ mod tests {
     #[test]
     fn seed_and_seasonal_naive_by_hand() {
         // METRICS.md's seed formula on 180, 290, 10 (tests/data/retention_tiny/EXPECTED.md).
-        let s = seed(&[150.0, 180.0, 290.0, 10.0], 3, 2);
+        let s = seed(&[150.0, 180.0, 290.0, 10.0], 3, 2).unwrap();
+        // No period with a rate: no growth, no projection (forecast_seed.sql's NULL), where a
+        // growth of 0 used to project the average flat.
+        assert_eq!(seed(&[0.0, 0.0, 0.0, 40.0], 3, 2), None);
+        assert_eq!(seed(&[5.0, 0.0, 0.0, 40.0], 3, 2), None);
+        assert!(seed(&[0.0, 10.0, 0.0, 40.0], 3, 2).is_some());
+        assert!(predict(Method::Seed, &[0.0, 0.0, 0.0, 40.0], 12, 3, 2).is_err());
         assert!(
             (s[0] - 131.6475).abs() < 1e-3 && (s[1] - 108.3184).abs() < 1e-3,
             "{s:?}"
