@@ -328,32 +328,8 @@ pub fn parse_value<'a>(
     };
     let bad = |what: &str| format!("unparsable {what} in {}: {:?}", spec.name, clip(text));
     match spec.kind {
-        Kind::Str => match text.as_bytes() {
-            // An id is a scalar: an object or array (a JSON export's nested record) is not one,
-            // and a NUL byte would make two different ids print alike.
-            [b'{' | b'[', ..] if spec.name.ends_with("_id") && is_json_structure(text) => {
-                Err(format!(
-                    "not an id in {}: a JSON object or array: {:?}",
-                    spec.name,
-                    clip(text)
-                ))
-            }
-            // Without the value: the column may hold personal data, and reasons reach reports.
-            bytes if memchr::memchr(0, bytes).is_some() => {
-                Err(format!("NUL byte in {}", spec.name))
-            }
-            // An id is one line: a line break in one is a quote left open in the export,
-            // which swallowed the records after it into this field.
-            bytes
-                if spec.name.ends_with("_id") && memchr::memchr2(b'\n', b'\r', bytes).is_some() =>
-            {
-                Err(format!(
-                    "line break in {}: an id is one line (a quote opened in the export and closed lines later?)",
-                    spec.name
-                ))
-            }
-            _ => Ok(Value::Str(Cow::Borrowed(text))),
-        },
+        Kind::Str if !spec.name.ends_with("_id") => Ok(Value::Str(Cow::Borrowed(text))),
+        Kind::Str => id_value(spec.name, text),
         Kind::Decimal => match text.parse::<f64>() {
             Ok(f) if f.abs() < MAX_AMOUNT => Ok(Value::F64(f)),
             Ok(f) if f.is_finite() => Err(format!(
@@ -408,6 +384,37 @@ pub fn parse_value<'a>(
             Some(t) => Err(out_of_range(spec.name, text, t, formats.valid)),
             None => Err(bad("date")),
         },
+    }
+}
+
+/// An id's text, checked: an id is one line of text. A NUL byte would make two different ids
+/// print alike; a line break is the mark of a quote left open in the export, which swallowed
+/// the records after it into this field; an object or array is a JSON export's nested record.
+/// One memchr3 pass over the id (ids are short), the reasons built only for a bad one.
+#[inline(always)]
+fn id_value<'a>(column: &str, text: &'a str) -> Result<Value<'a>, String> {
+    let bytes = text.as_bytes();
+    if let Some(at) = memchr::memchr3(0, b'\n', b'\r', bytes) {
+        return Err(bad_id_byte(column, bytes[at]));
+    }
+    if matches!(bytes.first(), Some(b'{' | b'[')) && is_json_structure(text) {
+        return Err(format!(
+            "not an id in {column}: a JSON object or array: {:?}",
+            clip(text)
+        ));
+    }
+    Ok(Value::Str(Cow::Borrowed(text)))
+}
+
+/// Without the value: reasons reach reports.
+#[cold]
+fn bad_id_byte(column: &str, byte: u8) -> String {
+    if byte == 0 {
+        format!("NUL byte in {column}")
+    } else {
+        format!(
+            "line break in {column}: an id is one line (a quote opened in the export and closed lines later?)"
+        )
     }
 }
 
