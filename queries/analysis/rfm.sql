@@ -36,29 +36,10 @@ on_grid as (
     from scored as s
 ),
 
--- Each of the 125 cells of the 5-bin grid with its first matching rule (a handful of rules), so
--- that each customer is matched by an equality join on its cell: matching every customer
--- against every rule and keeping the first per customer sorted a million customer ids.
-grid as (
-    select column1 as v from (values (1), (2), (3), (4), (5))
-),
-
-cells as (
-    select
-        r.v as r_grid,
-        f.v as f_grid,
-        m.v as m_grid,
-        rules.segment,
-        rules.action,
-        row_number() over (partition by r.v, f.v, m.v order by rules.priority) as match_order,
-    from grid as r
-    cross join grid as f
-    cross join grid as m
-    left join rfm_segment_rules as rules
-        on r.v between rules.r_min and rules.r_max
-        and f.v between rules.f_min and rules.f_max
-        and m.v between rules.m_min and rules.m_max
-),
+-- Each customer is matched to a segment by an equality join on its cell of the 5-bin grid
+-- (seeds/rfm_segment_cells.sql): matching every customer against every rule and keeping the
+-- first per customer sorted a million customer ids.
+cells as (select * from rfm_segment_cells),
 
 matched as (
     select
@@ -70,7 +51,6 @@ matched as (
         on c.r_grid = g.r_grid
         and c.f_grid = g.f_grid
         and c.m_grid = g.m_grid
-        and c.match_order = 1
 ),
 
 final as (

@@ -157,7 +157,6 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
             debug_assert_eq!(stats.read, stats.loaded + stats.rejected + stats.duplicates);
             if let Err(refused) = check_reject_rate(name, src, &stats, wh.manifest.version) {
                 // The files this load wrote are not in any manifest: removed now, under the lock.
-                drop(merged.rejects);
                 wh.remove_unreferenced()?;
                 return Err(refused);
             }
