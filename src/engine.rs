@@ -213,8 +213,9 @@ pub fn table_schema(table: &str) -> SchemaRef {
 
 /// The runtime: with `engine.memory_limit`, a fair spilling pool of that size (every spilling
 /// operator gets an equal share, so a sort and an aggregation in one plan both fit) that names
-/// its largest consumers when a query still cannot fit; spill files go to the reader lease's
-/// folder in the warehouse (`spill`), which the next load removes if this process is killed. Without it, DataFusion's unbounded default.
+/// its largest consumers when a query still cannot fit. Without it, DataFusion's unbounded
+/// default. Spill files go to the reader lease's folder in the warehouse (`spill`), which the
+/// next load removes if this process is killed.
 fn runtime(config: &Config, spill: Option<std::path::PathBuf>) -> Result<Arc<RuntimeEnv>> {
     let limit = config
         .engine
