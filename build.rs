@@ -1,5 +1,6 @@
 //! Embeds every `queries/<layer>/*.sql` in the binary, so that `crm` runs from any folder with
-//! the views it was built with.
+//! the views it was built with, and every `queries/outputs/*.sql`: the projections (columns,
+//! filters, order) that commands print, `crm run` writes and the report reads.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -18,15 +19,7 @@ fn main() {
     for layer in LAYERS {
         let dir = root.join(layer);
         println!("cargo:rerun-if-changed={}", dir.display());
-        // A binary built without its views would fail on every command: stop the build instead.
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("cannot read the query folder {}: {e}", dir.display()));
-        let mut files: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-            .collect();
-        files.sort();
-        for f in files {
+        for f in sql_files(&dir) {
             println!("cargo:rerun-if-changed={}", f.display());
             let name = f.file_stem().unwrap().to_string_lossy().to_string();
             writeln!(
@@ -38,6 +31,35 @@ fn main() {
         }
     }
     out.push_str("];\n");
+    out.push_str(
+        "/// (name, SQL) of every output query: read by name, never registered as a view.\npub const OUTPUTS: &[(&str, &str)] = &[\n",
+    );
+    let dir = root.join("outputs");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    for f in sql_files(&dir) {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let name = f.file_stem().unwrap().to_string_lossy().to_string();
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            f.display().to_string()
+        )
+        .unwrap();
+    }
+    out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("queries.rs");
     std::fs::write(dest, out).unwrap();
+}
+
+/// The `.sql` files of a query folder, by name. A binary built without its views would fail on
+/// every command: a missing folder stops the build instead.
+fn sql_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read the query folder {}: {e}", dir.display()));
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
 }

@@ -1,7 +1,10 @@
 //! crm: an analytical CRM engine. The modules follow the pipeline: `ingest` (exports ->
 //! validated rows) -> `warehouse` (Parquet + manifest) -> `engine` (DataFusion over the
-//! warehouse and the SQL in `queries/`) -> commands that write tables and reports.
+//! warehouse and the SQL in `queries/`) -> `analyses` (engine -> model -> table, once) ->
+//! `report` (charts and HTML); `cmd` sits on top, one thin adapter per subcommand
+//! (docs/ARCHITECTURE.md).
 
+pub mod analyses;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -29,13 +32,13 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Retention(a) => cmd::retention::run(a),
         Command::Lifecycle(a) => cmd::lifecycle::run(a),
         Command::Forecast(a) => cmd::forecast::run(a),
-        Command::Interactions(a) => cmd::report::run(cmd::report::INTERACTIONS, a),
-        Command::Service(a) => cmd::report::run(cmd::report::SERVICE, a),
-        Command::Affinity(a) => cmd::report::run(cmd::report::AFFINITY, a),
+        Command::Interactions(a) => cmd::table_set::run(cmd::table_set::INTERACTIONS, a),
+        Command::Service(a) => cmd::table_set::run(cmd::table_set::SERVICE, a),
+        Command::Affinity(a) => cmd::table_set::run(cmd::table_set::AFFINITY, a),
         Command::Quality(a) => cmd::quality::run(a),
         Command::Clv(a) => cmd::clv::run(a),
         Command::Cluster(a) => cmd::cluster::run(a),
-        Command::Report(a) => cmd::report_html::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Run(a) => cmd::run::run(a),
     }
 }

@@ -1,4 +1,6 @@
-//! One file per subcommand, each exposing `run(args)`.
+//! One thin file per subcommand, each exposing `run(args)`: it reads its arguments, asks the
+//! engine or one analysis (`crate::analyses`) for the result and prints it. No command calls
+//! another.
 
 pub mod cluster;
 pub mod clv;
@@ -8,14 +10,16 @@ pub mod lifecycle;
 pub mod quality;
 pub mod query;
 pub mod report;
-pub mod report_html;
 pub mod retention;
 pub mod rfm;
 pub mod run;
 pub mod sample;
 pub mod segment;
+pub mod table_set;
 
 use std::path::Path;
+
+use datafusion::common::ScalarValue;
 
 use crate::cli::{OutputArgs, WarehouseArgs};
 use crate::config::Config;
@@ -52,30 +56,24 @@ pub fn set_memory_limit(config: &mut Config, flag: Option<&str>) -> Result<()> {
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::analysis("runtime", format!("cannot start the async runtime: {e}")))
+    crate::engine::async_runtime()
 }
 
-/// Runs `sql` and writes the result as `--format`/`--out` say.
-pub async fn print_sql(engine: &Engine, name: &str, sql: &str, out: &OutputArgs) -> Result<()> {
-    let df = engine.user_sql(name, sql).await?;
-    let schema = df.schema().inner().clone();
-    let batches = engine.collect(name, df).await?;
-    output::write(&batches, &schema, out.format, out.out.as_deref())
+/// Runs `queries/outputs/<name>.sql` and writes the result as `--format`/`--out` say.
+pub async fn print_output(
+    engine: &Engine,
+    name: &str,
+    params: Vec<ScalarValue>,
+    out: &OutputArgs,
+) -> Result<()> {
+    let rows = engine.read(name, params).await?;
+    output::write(&rows.batches, &rows.schema, out.format, out.out.as_deref())
 }
 
 /// Tells on stderr which period is left out as incomplete (METRICS.md "Time and money").
 pub async fn note_incomplete(engine: &Engine) -> Result<()> {
-    let df = engine
-        .user_sql(
-            "periods",
-            "select period from periods where not is_complete",
-        )
-        .await?;
-    let batches = engine.collect("periods", df).await?;
-    for b in &batches {
+    let rows = engine.read("incomplete_periods", vec![]).await?;
+    for b in &rows.batches {
         let col = datafusion::arrow::compute::cast(
             b.column(0),
             &datafusion::arrow::datatypes::DataType::Utf8,

@@ -5,29 +5,13 @@ use crate::cli::{CohortMode, OutputFormat, RetentionArgs};
 use crate::engine::Engine;
 use crate::error::Result;
 
-/// `crm retention --format csv`: a stable shape for scripts.
-pub const RATE_SQL: &str = "select period, \"S\", \"E\", \"N\", retained, reactivated, retention_rate, strict_retention_rate \
-     from retention_rate where is_complete order by period_index";
-pub const GROWTH_SQL: &str = "select period, new, \"returning\", resurrecting, dormant, active, active_previous \
-     from growth_accounting where is_complete order by period_index";
-pub const MEAN_SQL: &str = "select age, cohorts, customers, retention, retention_on_or_after from retention_cohort_mean order by age";
-
-pub fn cohort_sql(mode: CohortMode, revenue: bool) -> String {
-    let (active, retention) = match (mode, revenue) {
-        (_, true) => ("net_revenue", "revenue_retention"),
-        (CohortMode::On, false) => ("active", "retention"),
-        (CohortMode::OnOrAfter, false) => ("active_on_or_after", "retention_on_or_after"),
-    };
-    let active_name = if revenue { "net_revenue" } else { "active" };
-    let retention_name = if revenue {
-        "revenue_retention"
-    } else {
-        "retention"
-    };
-    format!(
-        "select cohort, age, cohort_size, {active} as {active_name}, {retention} as {retention_name} \
-         from retention_cohorts order by cohort_index, age"
-    )
+/// The output query of `crm retention --cohorts` for a mode.
+fn cohorts_output(mode: CohortMode, revenue: bool) -> &'static str {
+    match (mode, revenue) {
+        (_, true) => "retention_cohorts_revenue",
+        (CohortMode::On, false) => "retention_cohorts_on",
+        (CohortMode::OnOrAfter, false) => "retention_cohorts_on_or_after",
+    }
 }
 
 pub fn run(args: RetentionArgs) -> Result<()> {
@@ -39,29 +23,28 @@ pub fn run(args: RetentionArgs) -> Result<()> {
         let engine = Engine::open(&config, args.warehouse.as_of).await?;
         super::note_incomplete(&engine).await?;
         if args.cohorts {
-            let sql = cohort_sql(args.mode, args.revenue);
+            let name = cohorts_output(args.mode, args.revenue);
             if args.output.format == OutputFormat::Table && args.output.out.is_none() {
-                return print_matrix(&engine, &sql, args.revenue).await;
+                return print_matrix(&engine, name, args.revenue).await;
             }
-            return super::print_sql(&engine, "retention_cohorts", &sql, &args.output).await;
+            return super::print_output(&engine, name, vec![], &args.output).await;
         }
-        let (name, sql) = if args.growth {
-            ("growth_accounting", GROWTH_SQL)
+        let name = if args.growth {
+            "growth_accounting"
         } else if args.mean {
-            ("retention_cohort_mean", MEAN_SQL)
+            "retention_cohort_mean"
         } else {
-            ("retention_rate", RATE_SQL)
+            "retention_rate"
         };
-        super::print_sql(&engine, name, sql, &args.output).await
+        super::print_output(&engine, name, vec![], &args.output).await
     })
 }
 
 /// The cohort matrix as people read it: a row per cohort, a column per age, percentages.
-async fn print_matrix(engine: &Engine, sql: &str, revenue: bool) -> Result<()> {
+async fn print_matrix(engine: &Engine, output: &str, revenue: bool) -> Result<()> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-    let df = engine.user_sql("retention_cohorts", sql).await?;
-    let batches = engine.collect("retention_cohorts", df).await?;
+    let batches = engine.read(output, vec![]).await?.batches;
     let mut rows: Vec<(String, i64, Vec<Option<f64>>)> = Vec::new();
     let cast = |a: &datafusion::arrow::array::ArrayRef, t: &DataType| {
         datafusion::arrow::compute::cast(a, t)
@@ -109,8 +92,7 @@ async fn print_matrix(engine: &Engine, sql: &str, revenue: bool) -> Result<()> {
     ))?;
     crate::output::say_line(format!("{t}"))?;
     if !revenue {
-        let df = engine.user_sql("retention_cohort_mean", MEAN_SQL).await?;
-        let batches = engine.collect("retention_cohort_mean", df).await?;
+        let batches = engine.read("retention_cohort_mean", vec![]).await?.batches;
         let mut line = String::from("weighted mean:");
         for b in &batches {
             let age = cast(b.column(0), &DataType::Int64)?;

@@ -1,6 +1,9 @@
 //! `crm segment --by rfm|demographic|geographic|behavioural`: every segment's size, revenue,
 //! order value and retention, and target lists per segment.
 
+use datafusion::common::ScalarValue;
+
+use crate::analyses::{clusters, targets};
 use crate::cli::{OutputFormat, SegmentArgs, Segmentation};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -15,15 +18,6 @@ fn name(by: Segmentation) -> &'static str {
     }
 }
 
-pub fn segments_sql(by: Segmentation) -> String {
-    format!(
-        "select dimension, segment, customers, share_pct, net_revenue, revenue_share_pct, avg_order_value, \
-         purchases_per_customer, strict_retention_pct from segments where segmentation = '{}' \
-         order by dimension, customers desc, segment",
-        name(by)
-    )
-}
-
 pub fn run(args: SegmentArgs) -> Result<()> {
     if args.by == Segmentation::Kmeans {
         if args.export.is_some() {
@@ -31,14 +25,7 @@ pub fn run(args: SegmentArgs) -> Result<()> {
                 "--export with --by kmeans: use `crm cluster --assignments --format csv`",
             ));
         }
-        let cluster = crate::cli::ClusterArgs {
-            k: None,
-            seed: None,
-            assignments: false,
-            warehouse: args.warehouse,
-            output: args.output,
-        };
-        return super::cluster::run(cluster);
+        return kmeans(args);
     }
     let mut config = super::resolve_config(&args.warehouse)?;
     if let Some(p) = args.period {
@@ -57,66 +44,43 @@ pub fn run(args: SegmentArgs) -> Result<()> {
                 engine.as_of
             ))?;
         }
-        super::print_sql(&engine, "segments", &segments_sql(args.by), &args.output).await
+        let by = ScalarValue::Utf8(Some(name(args.by).to_string()));
+        super::print_output(&engine, "segments_by", vec![by], &args.output).await
+    })
+}
+
+/// The k-means clusters' profiles, as `crm cluster` prints them with the config's k and seed.
+fn kmeans(args: SegmentArgs) -> Result<()> {
+    let config = super::resolve_config(&args.warehouse)?;
+    super::runtime()?.block_on(async {
+        let engine = Engine::open(&config, args.warehouse.as_of).await?;
+        let fit = clusters::fit(&engine, config.cluster.k, config.cluster.seed).await?;
+        if let Some(note) = clusters::k_note(&fit.clustering) {
+            eprintln!("{note}");
+        }
+        let batch = clusters::profiles_batch(&fit.clustering);
+        let schema = batch.schema();
+        crate::output::write(
+            &[batch],
+            &schema,
+            args.output.format,
+            args.output.out.as_deref(),
+        )
     })
 }
 
 /// One CSV per dimension and segment: `customer_id,dimension,segment`; no personal fields.
 async fn export(engine: &Engine, by: Segmentation, dir: &std::path::Path) -> Result<usize> {
-    if by == Segmentation::Rfm {
-        let lists = super::rfm::target_lists(engine).await?;
-        super::rfm::write_target_lists(dir, &lists)?;
-        return Ok(lists.len());
-    }
     let dims: &[&str] = match by {
+        Segmentation::Rfm => {
+            let lists = targets::rfm_lists(engine).await?;
+            targets::write_rfm_lists(dir, &lists)?;
+            return Ok(lists.len());
+        }
         Segmentation::Demographic => &["age_band", "gender", "income_band"],
         Segmentation::Geographic => &["country", "region", "city"],
         Segmentation::Behavioural => &["preferred_channel", "preferred_category", "frequency_band"],
-        Segmentation::Rfm | Segmentation::Kmeans => unreachable!("handled above"),
+        Segmentation::Kmeans => unreachable!("handled by kmeans()"),
     };
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut files = 0;
-    for dim in dims {
-        let sql = format!(
-            "select customer_id, {dim} as segment from customer_profile order by {dim}, customer_id"
-        );
-        let df = engine.user_sql("customer_profile", &sql).await?;
-        let batches = engine.collect("customer_profile", df).await?;
-        let mut current: Option<(String, csv::Writer<std::fs::File>)> = None;
-        for b in &batches {
-            let ids = datafusion::arrow::compute::cast(
-                b.column(0),
-                &datafusion::arrow::datatypes::DataType::Utf8,
-            )
-            .map_err(|e| Error::query("export", e))?;
-            let segs = datafusion::arrow::compute::cast(
-                b.column(1),
-                &datafusion::arrow::datatypes::DataType::Utf8,
-            )
-            .map_err(|e| Error::query("export", e))?;
-            let ids = datafusion::arrow::array::AsArray::as_string::<i32>(&ids);
-            let segs = datafusion::arrow::array::AsArray::as_string::<i32>(&segs);
-            for i in 0..b.num_rows() {
-                let seg = segs.value(i);
-                if current.as_ref().is_none_or(|(s, _)| s != seg) {
-                    if let Some((_, mut w)) = current.take() {
-                        w.flush().map_err(|e| Error::io(dir, e))?;
-                    }
-                    let path = dir.join(format!("{dim}-{}.csv", super::rfm::slug(seg)));
-                    let mut w = csv::Writer::from_path(&path).map_err(|e| Error::io(&path, e))?;
-                    w.write_record(["customer_id", "dimension", "segment"])
-                        .map_err(|e| Error::io(&path, e))?;
-                    files += 1;
-                    current = Some((seg.to_string(), w));
-                }
-                let (_, w) = current.as_mut().expect("opened");
-                w.write_record([ids.value(i), dim, seg])
-                    .map_err(|e| Error::io(dir, e))?;
-            }
-        }
-        if let Some((_, mut w)) = current.take() {
-            w.flush().map_err(|e| Error::io(dir, e))?;
-        }
-    }
-    Ok(files)
+    targets::write_profile_lists(engine, dims, dir).await
 }

@@ -9,6 +9,7 @@ pub mod schema;
 pub mod sort;
 pub mod source;
 pub mod strings;
+mod summary;
 
 use std::collections::BTreeMap;
 use std::fs::File;

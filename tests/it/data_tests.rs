@@ -28,3 +28,38 @@ fn every_sql_data_test_returns_no_rows_on_the_sample() {
         );
     }
 }
+
+/// Every output query (queries/outputs/*.sql: what the commands print, `crm run` writes and the
+/// report reads) runs on the sample as a user runs it, its columns named. The few with
+/// placeholders (`$1`) run through their commands: `crm segment --by`, `--export`, `crm clv
+/// --holdout-from`.
+#[test]
+fn every_output_query_runs_on_the_sample() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    let cfg = cfg.to_str().unwrap();
+    sb.ok(&["ingest", "--config", cfg, "--no-quality"]);
+    let mut outputs: Vec<_> = std::fs::read_dir(repo().join("queries/outputs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    outputs.sort();
+    assert!(outputs.len() >= 30, "{outputs:?}");
+    let mut ran = 0;
+    for o in &outputs {
+        let sql = std::fs::read_to_string(o).unwrap();
+        assert!(sql.starts_with("-- Shape:"), "{o:?} does not say what reads it");
+        if sql.contains("$1") {
+            continue;
+        }
+        let path = o.to_str().unwrap();
+        let rows = parse_csv(&sb.ok(&["query", "--config", cfg, "--format", "csv", path]));
+        assert!(
+            rows.first().is_some_and(|h| h.iter().all(|c| !c.is_empty())),
+            "{path}: no header"
+        );
+        ran += 1;
+    }
+    assert!(ran >= 30, "{ran}");
+}
