@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod ingest;
 pub mod models;
+pub mod nightly;
 pub mod output;
 pub mod periods;
 pub mod report;

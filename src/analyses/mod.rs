@@ -9,9 +9,7 @@
 pub mod clusters;
 pub mod clv;
 pub mod forecast;
-pub mod nightly;
 pub mod quality;
-pub mod report;
 pub mod targets;
 
 use std::collections::HashMap;

@@ -1,10 +1,11 @@
 //! `crm report`: charts (SVG and PNG) and `report.html` for the warehouse as of a day
-//! (`crate::analyses::report`; `crm run` writes the same report beside its tables).
+//! (`crate::report`; `crm run` writes the same report beside its tables).
 
-use crate::analyses::{Analyses, report};
+use crate::analyses::Analyses;
 use crate::cli::ReportHtmlArgs;
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::report;
 
 pub fn run(args: ReportHtmlArgs) -> Result<()> {
     let config = super::resolve_config(&args.warehouse)?;

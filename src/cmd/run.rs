@@ -1,9 +1,9 @@
-//! `crm run`: the batch entry point cron calls every night (`crate::analyses::nightly`).
+//! `crm run`: the batch entry point cron calls every night (`crate::nightly`).
 
-use crate::analyses::nightly;
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::nightly;
 
 pub fn run(args: RunArgs) -> Result<()> {
     let mut config = Config::load(&args.config)?;

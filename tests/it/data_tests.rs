@@ -49,14 +49,18 @@ fn every_output_query_runs_on_the_sample() {
     let mut ran = 0;
     for o in &outputs {
         let sql = std::fs::read_to_string(o).unwrap();
-        assert!(sql.starts_with("-- Shape:"), "{o:?} does not say what reads it");
+        assert!(
+            sql.starts_with("-- Shape:"),
+            "{o:?} does not say what reads it"
+        );
         if sql.contains("$1") {
             continue;
         }
         let path = o.to_str().unwrap();
         let rows = parse_csv(&sb.ok(&["query", "--config", cfg, "--format", "csv", path]));
         assert!(
-            rows.first().is_some_and(|h| h.iter().all(|c| !c.is_empty())),
+            rows.first()
+                .is_some_and(|h| h.iter().all(|c| !c.is_empty())),
             "{path}: no header"
         );
         ran += 1;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::Analyses;
+use crate::analyses::Analyses;
 use crate::error::{Error, Result};
 use crate::report::html;
 

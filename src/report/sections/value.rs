@@ -10,7 +10,6 @@ use crate::analyses::{clv, forecast};
 use crate::error::{Error, Result};
 use crate::report::charts::{self, render};
 use crate::report::html::Section;
-use crate::report::more_charts;
 
 pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section> {
     let as_of = a.engine.as_of.to_string();
@@ -24,7 +23,7 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
     let forecast = forecast_chart(&history, &rows_of(&fr.forecasts)?, model, &as_of, &period);
     let brows = rows_of(&fr.backtest)?;
     let scored: Vec<&Value> = brows.iter().filter(|r| f(r, "mase").is_some()).collect();
-    let backtest = more_charts::Bars {
+    let backtest = charts::Bars {
         title: format!("Forecast backtest: MASE per model, lower is better (as of {as_of})"),
         y_desc: "MASE (1 = in-sample seasonal naive error)".into(),
         labels: scored.iter().map(|r| s(r, "model")).collect(),
@@ -34,7 +33,7 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
             .map(|r| r.get("recommended") == Some(&Value::Bool(true)))
             .collect(),
     };
-    let clv_hist = more_charts::Histogram {
+    let clv_hist = charts::Histogram {
         title: format!(
             "Customer lifetime value over {} months, discounted (as of {as_of})",
             a.config.clv.horizon_months

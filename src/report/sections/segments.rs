@@ -6,7 +6,6 @@ use super::{Analyses, col, f, s, strings, table_rows, texts};
 use crate::error::Result;
 use crate::report::charts::{self, render};
 use crate::report::html::Section;
-use crate::report::more_charts;
 
 pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section> {
     let as_of = a.engine.as_of.to_string();
@@ -37,9 +36,9 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
 }
 
 /// Customers per R and F score and each cell's segment (drawn for 5 bins only).
-async fn rf_grid(a: &mut Analyses<'_>, as_of: &str) -> Result<more_charts::RfGrid> {
+async fn rf_grid(a: &mut Analyses<'_>, as_of: &str) -> Result<charts::RfGrid> {
     let rows = a.json("rf_grid").await?;
-    let mut grid = more_charts::RfGrid {
+    let mut grid = charts::RfGrid {
         as_of: as_of.into(),
         counts: [[0; 5]; 5],
         segments: Default::default(),
@@ -59,8 +58,8 @@ async fn rf_grid(a: &mut Analyses<'_>, as_of: &str) -> Result<more_charts::RfGri
 
 /// The clusters of the run's k-means (none drawn when it could not be fitted: the run lists it
 /// as a failed step).
-async fn clusters(a: &mut Analyses<'_>, as_of: &str) -> more_charts::Clusters {
-    let mut chart = more_charts::Clusters {
+async fn clusters(a: &mut Analyses<'_>, as_of: &str) -> charts::Clusters {
+    let mut chart = charts::Clusters {
         as_of: as_of.into(),
         points: vec![],
         labels: vec![],

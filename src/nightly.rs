@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 use serde_json::json;
 
-use super::{AFFINITY, Analyses, INTERACTIONS, SERVICE, targets};
+use crate::analyses::{self, AFFINITY, Analyses, INTERACTIONS, SERVICE, targets};
 use crate::cli::OutputFormat;
 use crate::config::Config;
 use crate::engine::Engine;
@@ -119,7 +119,7 @@ pub fn run(config: &Config, as_of: Option<NaiveDate>, out_root: &Path) -> Result
     // The checks after a load come from the report's own data_quality table (computed once)
     // unless the report looks at an earlier day than the load's.
     if load.changed && as_of.is_some() {
-        steps.say(rt.block_on(super::quality::after_ingest(config))?)?;
+        steps.say(rt.block_on(analyses::quality::after_ingest(config))?)?;
     }
     rt.block_on(write(config, as_of, out_root, &load, &mut steps))
 }
@@ -143,7 +143,7 @@ async fn write(
     let table_rows = write_tables(&mut a, &tmp, load.changed && as_of.is_none(), steps).await?;
     let (models, failed) = write_models(&mut a, &tmp, steps).await?;
     steps.start("report");
-    super::report::write(&mut a, &tmp).await?;
+    crate::report::write(&mut a, &tmp).await?;
     steps.start("target lists");
     let lists = targets::rfm_lists(&engine).await?;
     targets::write_rfm_lists(&tmp.join("targets"), &lists)?;
@@ -201,7 +201,7 @@ async fn write_tables(
         }
         table_rows.insert(name.to_string(), json!(rows.num_rows()));
         if name == "data_quality" && after_load {
-            let lines = super::quality::summarise(warehouse_dir, &rows.batches, &rows.schema)?;
+            let lines = analyses::quality::summarise(warehouse_dir, &rows.batches, &rows.schema)?;
             steps.say(lines)?;
         }
     }
@@ -257,8 +257,12 @@ async fn write_models(
     let kmeans = match a.clusters().await {
         Ok(fit) => {
             let c = &fit.clustering;
-            write_batch(dir, "cluster_profiles", &super::clusters::profiles_batch(c))?;
-            let assignments = super::clusters::assignments_batch(c, &fit.data);
+            write_batch(
+                dir,
+                "cluster_profiles",
+                &analyses::clusters::profiles_batch(c),
+            )?;
+            let assignments = analyses::clusters::assignments_batch(c, &fit.data);
             write_batch(dir, "cluster_assignments", &assignments)?;
             json!({"k": c.k, "silhouettes": c.silhouettes, "profiles": c.profiles})
         }
@@ -279,7 +283,7 @@ async fn write_models(
     let clv = match a.clv().await {
         Ok(scored) => {
             write_batch(dir, "clv", &scored.per_customer)?;
-            super::clv::params_json(&scored.fitted)
+            analyses::clv::params_json(&scored.fitted)
         }
         Err(e) => fail("CLV", e),
     };

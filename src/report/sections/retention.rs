@@ -7,7 +7,6 @@ use super::{Analyses, col, f, s, texts};
 use crate::error::Result;
 use crate::report::charts::{self, render};
 use crate::report::html::Section;
-use crate::report::more_charts;
 
 pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section> {
     let (as_of, period) = (a.engine.as_of.to_string(), a.config.retention.period.name());
@@ -33,7 +32,7 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
     };
     let heat = heatmap(a, &as_of, period).await?;
     let mean = a.json("retention_cohort_mean").await?;
-    let curves = more_charts::RetentionCurves {
+    let curves = charts::RetentionCurves {
         as_of: as_of.clone(),
         period: period.into(),
         cohorts: heat

@@ -7,15 +7,14 @@ use serde_json::Value;
 
 use super::{Analyses, col, f, s, strings, table_rows, texts};
 use crate::error::Result;
-use crate::report::charts::render;
+use crate::report::charts::{self, render};
 use crate::report::html::Section;
-use crate::report::more_charts;
 
 pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section> {
     let (as_of, period) = (a.engine.as_of.to_string(), a.config.retention.period.name());
     let channel_mix = channel_mix(&a.json("channel_mix").await?, &as_of, period);
     let sat = a.json("satisfaction").await?;
-    let satisfaction = more_charts::Satisfaction {
+    let satisfaction = charts::Satisfaction {
         as_of: as_of.clone(),
         period: period.into(),
         labels: texts(&sat, "period"),
@@ -28,7 +27,7 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
         .await?
         .into_iter()
         .partition(|r| s(r, "campaign_id") != "all");
-    let conversion = more_charts::Bars {
+    let conversion = charts::Bars {
         title: format!(
             "Campaign conversion within {} days of the send (as of {as_of})",
             a.config.campaign.attribution_days
@@ -39,7 +38,7 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
         highlight: vec![],
     };
     let hours = a.json("ticket_resolution_hours").await?;
-    let resolution = more_charts::Histogram {
+    let resolution = charts::Histogram {
         title: format!("Ticket resolution time (as of {as_of})"),
         x_desc: "hours from opened to resolved".into(),
         values: hours
@@ -73,8 +72,8 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
 }
 
 /// Interactions per channel (a series each) per period.
-fn channel_mix(rows: &[Value], as_of: &str, period: &str) -> more_charts::ChannelMix {
-    let mut mix = more_charts::ChannelMix {
+fn channel_mix(rows: &[Value], as_of: &str, period: &str) -> charts::ChannelMix {
+    let mut mix = charts::ChannelMix {
         as_of: as_of.into(),
         period: period.into(),
         labels: vec![],

@@ -1,0 +1,297 @@
+//! Charts (plotters), each written as SVG for the HTML report and PNG for e-mail. Text uses the
+//! embedded DejaVu Sans, so nothing depends on the fonts of the machine. Every chart has a title,
+//! axis labels with units, a legend where colours mean something, and the as-of date; a chart
+//! with no data says so instead of failing.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+
+mod bars;
+mod retention;
+mod segments;
+mod service;
+mod value;
+
+pub use bars::{Bars, Histogram};
+pub use retention::{CohortHeatmap, GrowthAccounting, RetentionCurves, RetentionRate};
+pub use segments::{Clusters, RfGrid, SegmentShares};
+pub use service::{ChannelMix, Satisfaction};
+pub use value::{ClvHoldout, Forecast};
+
+pub const WIDTH: u32 = 960;
+/// At most this many period labels on a time axis: 24 months side by side do not fit.
+pub const PERIOD_TICKS: usize = 12;
+pub const HEIGHT: u32 = 480;
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        for (style, bytes) in [
+            (FontStyle::Normal, dejavu::sans::regular()),
+            (FontStyle::Bold, dejavu::sans::bold()),
+        ] {
+            if plotters::style::register_font("sans-serif", style, bytes).is_err() {
+                unreachable!("the embedded DejaVu Sans is a valid font");
+            }
+        }
+    });
+}
+
+/// Colours that stay distinguishable side by side (Tableau 10).
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+pub type Area<DB> = DrawingArea<DB, Shift>;
+pub type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// A rendered chart: its SVG text (inlined in the report) and the PNG written beside it.
+pub struct Chart {
+    pub name: String,
+    pub title: String,
+    pub svg: String,
+}
+
+/// A chart that can draw itself on any plotters backend.
+pub trait Spec {
+    fn title(&self) -> String;
+    fn is_empty(&self) -> bool;
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult
+    where
+        DB::ErrorType: 'static;
+}
+
+fn draw_any<DB: DrawingBackend>(root: &Area<DB>, spec: &impl Spec) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    if spec.is_empty() {
+        let root = root.titled(&spec.title(), ("sans-serif", 22).into_font())?;
+        root.draw(&Text::new(
+            "No data for this chart as of this date.",
+            (WIDTH as i32 / 2 - 200, HEIGHT as i32 / 2 - 40),
+            ("sans-serif", 20).into_font().color(&BLACK.mix(0.6)),
+        ))?;
+        return Ok(());
+    }
+    spec.draw(root)?;
+    root.present()?;
+    Ok(())
+}
+
+/// Draws `spec` into an SVG string and into `dir/<name>.png` and `dir/<name>.svg`.
+pub fn render(dir: &Path, name: &str, spec: &impl Spec) -> Result<Chart> {
+    register_font();
+    let err = |e: Box<dyn std::error::Error>| Error::query(format!("chart {name}"), e);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        draw_any(&root, spec).map_err(err)?;
+    }
+    let png = dir.join(format!("{name}.png"));
+    {
+        let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
+        draw_any(&root, spec).map_err(err)?;
+    }
+    let path = dir.join(format!("{name}.svg"));
+    std::fs::write(&path, &svg).map_err(|e| Error::io(&path, e))?;
+    Ok(Chart {
+        name: name.into(),
+        title: spec.title(),
+        svg,
+    })
+}
+
+/// The category label at a rounded x coordinate, for axes of periods or segments.
+pub fn label_at(labels: &[String], x: &f64) -> String {
+    let i = x.round();
+    if (x - i).abs() > 1e-6 || i < 0.0 {
+        return String::new();
+    }
+    labels.get(i as usize).cloned().unwrap_or_default()
+}
+
+pub fn range_of(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if include_zero {
+        lo = lo.min(0.0);
+        hi = hi.max(0.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(1e-9);
+    (
+        if lo < 0.0 || !include_zero {
+            lo - pad
+        } else {
+            lo
+        },
+        hi + pad,
+    )
+}
+
+pub fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.5))
+        .label_font(("sans-serif", 14))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    Ok(())
+}
+
+/// A line through the points of `values` (None leaves a gap point out), dots on the points, and
+/// its entry in the legend.
+pub fn dotted_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    values: &[Option<f64>],
+    name: &str,
+    color: RGBColor,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let points: Vec<(f64, f64)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
+        .collect();
+    chart
+        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+    Ok(())
+}
+
+pub fn bar(x: f64, from: f64, to: f64, width: f64, color: RGBColor) -> Rectangle<(f64, f64)> {
+    Rectangle::new(
+        [(x - width / 2.0, from), (x + width / 2.0, to)],
+        color.filled(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svg_of(spec: &impl Spec) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = render(dir.path(), "c", spec).unwrap();
+        assert!(
+            dir.path().join("c.png").metadata().unwrap().len() > 1000,
+            "a PNG beside the SVG"
+        );
+        chart.svg
+    }
+
+    #[test]
+    fn the_retention_chart_carries_its_title_axis_labels_legend_and_periods() {
+        let svg = svg_of(&RetentionRate {
+            as_of: "2024-05-01".into(),
+            period: "month".into(),
+            labels: vec!["2024-01".into(), "2024-02".into(), "2024-03".into()],
+            rate: vec![None, Some(0.0), Some(300.0)],
+            strict: vec![None, Some(0.0), Some(100.0)],
+            retained: vec![0.0, 0.0, 1.0],
+            reactivated: vec![0.0, 0.0, 2.0],
+        });
+        for text in [
+            "Retention rate per month (as of 2024-05-01)",
+            "rate (%)",
+            "customers",
+            "2024-03",
+            "seed rate (E - N) / S",
+            "reactivated",
+            "300",
+        ] {
+            assert!(svg.contains(text), "{text} missing from the SVG");
+        }
+    }
+
+    #[test]
+    fn the_heatmap_writes_each_cell_and_leaves_unreached_cells_empty() {
+        let svg = svg_of(&CohortHeatmap {
+            as_of: "2024-05-01".into(),
+            period: "month".into(),
+            cohorts: vec!["2024-01".into(), "2024-02".into()],
+            cells: vec![
+                vec![Some(1.0), Some(0.0), Some(0.6667)],
+                vec![Some(1.0), None],
+            ],
+        });
+        assert!(svg.contains("67%") && svg.contains("100%") && svg.contains("0%"));
+        assert_eq!(
+            svg.matches("\n100%\n").count(),
+            2,
+            "one 100% per cohort at age 0"
+        );
+        assert!(
+            svg.contains("age (months since the first purchase)") && svg.contains("% retained")
+        );
+    }
+
+    #[test]
+    fn an_empty_chart_says_so_instead_of_failing() {
+        let svg = svg_of(&GrowthAccounting {
+            as_of: "2024-05-01".into(),
+            period: "month".into(),
+            labels: vec![],
+            new: vec![],
+            returning: vec![],
+            resurrecting: vec![],
+            dormant: vec![],
+        });
+        assert!(svg.contains("No data for this chart"), "{svg}");
+        assert!(svg.contains("Growth accounting"));
+    }
+
+    #[test]
+    fn the_forecast_chart_names_its_model_and_bands() {
+        let svg = svg_of(&Forecast {
+            as_of: "2025-01-01".into(),
+            period: "month".into(),
+            model: "ets".into(),
+            labels: vec!["2024-11".into(), "2024-12".into(), "2025-01".into()],
+            actual: vec![Some(10.0), Some(12.0), None],
+            forecast: vec![(13.0, 11.0, 15.0, 9.0, 17.0)],
+        });
+        for text in [
+            "ets forecast",
+            "80% interval",
+            "95% interval",
+            "net revenue",
+            "2025-01",
+        ] {
+            assert!(svg.contains(text), "{text}");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Value charts: the sales forecast and the CLV holdout check. Conventions in `mod.rs`.
+
+use plotters::prelude::*;
+
+use super::{
+    Area, DrawResult, PALETTE, PERIOD_TICKS, Spec, dotted_line, label_at, legend, range_of,
+};
+
+/// Revenue history with a model's forecast and its 80% and 95% bands.
+pub struct Forecast {
+    pub as_of: String,
+    pub period: String,
+    pub model: String,
+    pub labels: Vec<String>,
+    /// Net revenue of the history, then None over the horizon.
+    pub actual: Vec<Option<f64>>,
+    /// (point, lower 80, upper 80, lower 95, upper 95) over the horizon, after the history.
+    pub forecast: Vec<(f64, f64, f64, f64, f64)>,
+}
+
+impl Spec for Forecast {
+    fn title(&self) -> String {
+        format!(
+            "Net revenue per {} and the {} forecast (as of {})",
+            self.period, self.model, self.as_of
+        )
+    }
+    fn is_empty(&self) -> bool {
+        self.actual.iter().all(Option::is_none)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let n = self.labels.len();
+        let start = self.actual.iter().filter(|a| a.is_some()).count();
+        let (lo, hi) = range_of(
+            self.actual
+                .iter()
+                .flatten()
+                .copied()
+                .chain(self.forecast.iter().flat_map(|f| [f.3, f.4])),
+            true,
+        );
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title(), ("sans-serif", 22))
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(80)
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, lo..hi)?;
+        let labels = self.labels.clone();
+        chart
+            .configure_mesh()
+            .x_labels(PERIOD_TICKS)
+            .x_label_formatter(&|x| label_at(&labels, x))
+            .x_desc(self.period.as_str())
+            .y_desc("net revenue")
+            .label_style(("sans-serif", 12))
+            .draw()?;
+        let at = |h: usize| (start + h) as f64;
+        for (lo_i, hi_i, alpha, name) in [(3, 4, 0.15, "95% interval"), (1, 2, 0.3, "80% interval")]
+        {
+            let pick = |f: &(f64, f64, f64, f64, f64), i: usize| [f.0, f.1, f.2, f.3, f.4][i];
+            let mut poly: Vec<(f64, f64)> = self
+                .forecast
+                .iter()
+                .enumerate()
+                .map(|(h, f)| (at(h), pick(f, hi_i)))
+                .collect();
+            poly.extend(
+                self.forecast
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(h, f)| (at(h), pick(f, lo_i))),
+            );
+            if !poly.is_empty() {
+                chart
+                    .draw_series([Polygon::new(poly, PALETTE[1].mix(alpha).filled())])?
+                    .label(name)
+                    .legend(move |(x, y)| {
+                        Rectangle::new(
+                            [(x, y - 5), (x + 12, y + 5)],
+                            PALETTE[1].mix(alpha).filled(),
+                        )
+                    });
+            }
+        }
+        let hist: Vec<(f64, f64)> = self
+            .actual
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(hist, PALETTE[0].stroke_width(2)))?
+            .label("net revenue")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[0].stroke_width(2))
+            });
+        let fc: Vec<(f64, f64)> = self
+            .forecast
+            .iter()
+            .enumerate()
+            .map(|(h, f)| (at(h), f.0))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(fc, PALETTE[1].stroke_width(2)))?
+            .label(format!("{} forecast", self.model))
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[1].stroke_width(2))
+            });
+        legend(&mut chart)?;
+        Ok(())
+    }
+}
+
+/// CLV model check: mean repeat purchases in the holdout, actual against predicted, per
+/// calibration frequency.
+pub struct ClvHoldout {
+    pub as_of: String,
+    pub labels: Vec<String>,
+    pub actual: Vec<f64>,
+    pub predicted: Vec<f64>,
+}
+
+impl Spec for ClvHoldout {
+    fn title(&self) -> String {
+        format!(
+            "CLV model check: holdout repeat purchases by calibration frequency (as of {})",
+            self.as_of
+        )
+    }
+    fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let n = self.labels.len();
+        let (_, hi) = range_of(self.actual.iter().chain(&self.predicted).copied(), true);
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title(), ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..hi)?;
+        let labels = self.labels.clone();
+        chart
+            .configure_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| label_at(&labels, x))
+            .x_desc("repeat purchases in the calibration period")
+            .y_desc("mean repeat purchases in the holdout")
+            .label_style(("sans-serif", 12))
+            .draw()?;
+        for (values, name, color) in [
+            (&self.actual, "actual", PALETTE[0]),
+            (&self.predicted, "BG/NBD prediction", PALETTE[1]),
+        ] {
+            let values: Vec<Option<f64>> = values.iter().map(|v| Some(*v)).collect();
+            dotted_line(&mut chart, &values, name, color)?;
+        }
+        legend(&mut chart)?;
+        Ok(())
+    }
+}
