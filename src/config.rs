@@ -551,6 +551,11 @@ impl Config {
                 "forecast.lookback must be at least 2 periods (a growth rate needs two)".into(),
             ));
         }
+        if self.campaign.attribution_days == 0 {
+            return Err(err(
+                "campaign.attribution_days must be at least 1 (a window of no days attributes nothing)".into(),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.affinity.min_support) {
             return Err(err("affinity.min_support is a share between 0 and 1".into()));
         }
