@@ -5,15 +5,12 @@
 -- has no rate), Projected Sales(T+h) = Average Sales * (1 + Growth Rate)^h.
 with
 
-params as (select * from params),
-
 history as (select * from revenue_history),
 
 actuals as (
     select h.period_index, h.net_revenue
     from history as h
-    cross join params as p
-    where h.period_index > (select max(period_index) from history) - p.forecast_lookback
+    where h.period_index > (select max(period_index) from history) - param_forecast_lookback()
 ),
 
 rates as (
@@ -33,12 +30,12 @@ model as (
 ),
 
 horizon as (
-    select unnest(range(1, p.forecast_horizon + 1)) as h from params as p
+    select unnest(range(1, param_forecast_horizon() + 1)) as h
 ),
 
 final as (
     select
-        period_label(a.period_index, p.forecast_period) as period,
+        period_label(a.period_index, param_forecast_period()) as period,
         'actual' as kind,
         cast(null as bigint) as h,
         round(a.net_revenue, 2) as net_revenue,
@@ -47,10 +44,9 @@ final as (
         m.periods_used,
     from actuals as a
     cross join model as m
-    cross join params as p
     union all
     select
-        period_label(m.last_index + hz.h, p.forecast_period),
+        period_label(m.last_index + hz.h, param_forecast_period()),
         'forecast',
         hz.h,
         round(m.average_sales * power(1 + m.growth_rate, hz.h), 2),
@@ -59,7 +55,6 @@ final as (
         m.periods_used,
     from horizon as hz
     cross join model as m
-    cross join params as p
 )
 
 select * from final

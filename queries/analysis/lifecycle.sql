@@ -4,8 +4,6 @@
 -- active_days), at_risk (none for more than at_risk_days), active.
 with
 
-params as (select * from params),
-
 known as (
     select customer_key from stg_customers
     union
@@ -17,14 +15,13 @@ days as (
         ids.customer_id,
         c.first_purchase_date,
         c.last_purchase_date,
-        cast(p.as_of_date as int) - cast(c.first_purchase_date as int) as days_since_first,
-        cast(p.as_of_date as int) - cast(c.last_purchase_date as int) as days_since_last,
-        p.new_days,
-        p.at_risk_days,
-        p.active_days,
+        cast(param_as_of_date() as int) - cast(c.first_purchase_date as int) as days_since_first,
+        cast(param_as_of_date() as int) - cast(c.last_purchase_date as int) as days_since_last,
+        param_new_days() as new_days,
+        param_at_risk_days() as at_risk_days,
+        param_active_days() as active_days,
     from known as k
     join customer_keys as ids on ids.customer_key = k.customer_key
-    cross join params as p
     left join cohort_membership as c on c.customer_key = k.customer_key
 ),
 

@@ -23,7 +23,7 @@ revenue as (
 
 final as (
     select
-        period_label(lp.period_index, p.period) as period,
+        period_label(lp.period_index, param_period()) as period,
         r.country,
         r.region,
         r.category,
@@ -34,7 +34,6 @@ final as (
         round(100.0 * r.net_revenue / nullif(sum(r.net_revenue) over (partition by r.country, r.region), 0), 2) as region_share_pct,
     from revenue as r
     cross join last_period as lp
-    cross join params as p
 )
 
 select * from final

@@ -55,7 +55,7 @@ first_revenue as (
 
 final as (
     select
-        period_label(cl.cohort_index, p.period) as cohort,
+        period_label(cl.cohort_index, param_period()) as cohort,
         cl.age,
         cl.cohort_size,
         case when cl.is_complete then coalesce(a.active, 0) end as active,
@@ -65,10 +65,9 @@ final as (
         case when cl.is_complete then round(coalesce(a.net_revenue, 0), 2) end as net_revenue,
         case when cl.is_complete and fr.net_revenue <> 0
             then round(coalesce(a.net_revenue, 0) / fr.net_revenue, 4) end as revenue_retention,
-        period_label(cl.period_index, p.period) as period,
+        period_label(cl.period_index, param_period()) as period,
         cl.cohort_index,
     from cells as cl
-    cross join params as p
     left join activity as a on a.cohort_index = cl.cohort_index and a.period_index = cl.period_index
     left join still_buying as sb on sb.cohort_index = cl.cohort_index and sb.period_index = cl.period_index
     left join first_revenue as fr on fr.cohort_index = cl.cohort_index

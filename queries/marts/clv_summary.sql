@@ -9,8 +9,6 @@
 -- of its 2,357 customers would be missing and others' frequencies would differ.
 with
 
-params as (select * from params),
-
 purchase_days as (
     select customer_id, local_date, sum(amount) as amount
     from stg_transactions
@@ -39,11 +37,10 @@ final as (
         c.customer_id,
         c.frequency,
         (cast(c.last_purchase_date as int) - cast(c.first_purchase_date as int)) / 7.0 as recency,
-        (cast(p.as_of_date as int) - 1 - cast(c.first_purchase_date as int)) / 7.0 as t,
+        (cast(param_as_of_date() as int) - 1 - cast(c.first_purchase_date as int)) / 7.0 as t,
         c.monetary_value,
         c.first_purchase_date,
     from per_customer as c
-    cross join params as p
 )
 
 select * from final

@@ -2,8 +2,6 @@
 -- in the active_periods - 1 periods before it (METRICS.md "Retention rate").
 with
 
-params as (select * from params),
-
 purchase_periods as (select customer_key, period_index from customer_periods where has_purchase),
 
 final as (
@@ -11,10 +9,9 @@ final as (
         pp.customer_key,
         per.period_index,
     from purchase_periods as pp
-    cross join params as p
     join periods as per
         on per.period_index >= pp.period_index
-        and per.period_index < pp.period_index + p.active_periods
+        and per.period_index < pp.period_index + param_active_periods()
 )
 
 select * from final

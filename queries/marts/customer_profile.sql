@@ -2,8 +2,6 @@
 -- groups by, and the figures every segment row adds up.
 with
 
-params as (select * from params),
-
 cohorts as (select * from customer_cohorts),
 
 revenue as (
@@ -64,15 +62,14 @@ ages as (
         c.customer_id,
         coalesce(
             s.age,
-            cast(date_part('year', p.as_of_date) - date_part('year', s.birth_date) as bigint)
+            cast(date_part('year', param_as_of_date()) - date_part('year', s.birth_date) as bigint)
             - case
-                when date_part('month', p.as_of_date) * 100 + date_part('day', p.as_of_date)
+                when date_part('month', param_as_of_date()) * 100 + date_part('day', param_as_of_date())
                     < date_part('month', s.birth_date) * 100 + date_part('day', s.birth_date) then 1
                 else 0
             end
         ) as age,
     from cohorts as c
-    cross join params as p
     left join stg_customers as s on s.customer_id = c.customer_id
 ),
 

@@ -4,15 +4,11 @@
 -- The first period is read from customer_periods, which holds every transaction's period.
 with
 
-params as (select * from params),
-
 bounds as (
     select
         min(t.period_index) as first_index,
-        period_index(cast(p.as_of_date - interval '1 day' as date), p.period) as last_index,
+        period_index(cast(param_as_of_date() - interval '1 day' as date), param_period()) as last_index,
     from customer_periods as t
-    cross join params as p
-    group by p.as_of_date, p.period
 ),
 
 indices as (
@@ -24,12 +20,11 @@ indices as (
 final as (
     select
         i.period_index,
-        period_label(i.period_index, p.period) as period,
-        period_start(i.period_index, p.period) as period_start,
-        period_start(i.period_index + 1, p.period) as period_end,
-        period_start(i.period_index + 1, p.period) <= p.as_of_date as is_complete,
+        period_label(i.period_index, param_period()) as period,
+        period_start(i.period_index, param_period()) as period_start,
+        period_start(i.period_index + 1, param_period()) as period_end,
+        period_start(i.period_index + 1, param_period()) <= param_as_of_date() as is_complete,
     from indices as i
-    cross join params as p
 )
 
 select * from final

@@ -3,12 +3,9 @@
 -- Net revenue includes refunds (METRICS.md "Time and money").
 with
 
-params as (select * from params),
-
 revenue as (
-    select period_index(t.local_date, p.forecast_period) as period_index, sum(t.amount) as net_revenue
+    select period_index(t.local_date, param_forecast_period()) as period_index, sum(t.amount) as net_revenue
     from stg_transactions as t
-    cross join params as p
     group by 1
 ),
 
@@ -16,10 +13,10 @@ bounds as (
     select
         min(r.period_index) as first_index,
         -- The period holding as_of is incomplete (or empty): the last complete one is before it.
-        period_index(p.as_of_date, p.forecast_period) - 1 as last_index,
+        period_index(param_as_of_date(), param_forecast_period()) - 1 as last_index,
     from revenue as r
-    cross join params as p
-    group by p.as_of_date, p.forecast_period
+    -- No transactions, no bounds (and no periods).
+    having count(*) > 0
 ),
 
 indices as (
@@ -29,10 +26,9 @@ indices as (
 final as (
     select
         i.period_index,
-        period_label(i.period_index, p.forecast_period) as period,
+        period_label(i.period_index, param_forecast_period()) as period,
         coalesce(r.net_revenue, 0) as net_revenue,
     from indices as i
-    cross join params as p
     left join revenue as r on r.period_index = i.period_index
 )
 

@@ -2,8 +2,6 @@
 -- resolved before as_of (METRICS.md "Support tickets").
 with
 
-params as (select * from params),
-
 final as (
     select
         i.interaction_id,
@@ -11,12 +9,11 @@ final as (
         i.customer_id,
         i.local_at as opened_at,
         i.period_index,
-        case when i.resolved_local_at < p.as_of then i.resolved_local_at end as resolved_at,
-        case when i.resolved_local_at < p.as_of
+        case when i.resolved_local_at < param_as_of() then i.resolved_local_at end as resolved_at,
+        case when i.resolved_local_at < param_as_of()
             then (date_part('epoch', i.resolved_local_at) - date_part('epoch', i.local_at)) / 3600.0
         end as resolution_hours,
     from stg_interactions as i
-    cross join params as p
     where i.kind = 'ticket'
 )
 

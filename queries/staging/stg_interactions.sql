@@ -3,8 +3,6 @@ with
 
 interactions as (select * from interactions),
 
-params as (select * from params),
-
 final as (
     select
         i.interaction_id,
@@ -12,7 +10,7 @@ final as (
         i.ts as ts_at,
         to_report_time(i.ts) as local_at,
         to_report_date(i.ts) as local_date,
-        period_index(to_report_date(i.ts), p.period) as period_index,
+        period_index(to_report_date(i.ts), param_period()) as period_index,
         i.channel,
         i.kind,
         i.campaign_id,
@@ -22,8 +20,7 @@ final as (
         i.nps,
         i.outcome,
     from interactions as i
-    cross join params as p
-    where to_report_time(i.ts) < p.as_of
+    where to_report_time(i.ts) < param_as_of()
 )
 
 select * from final
