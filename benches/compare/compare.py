@@ -10,6 +10,10 @@ its own virtual environment). Steps, each timed several runs, crm and DuckDB alt
   rfm      RFM scores and segments over the warehouse's Parquet files
   cohorts  the monthly cohort retention matrix over the same files
   clv      BG/NBD + Gamma-Gamma fit for 1M customers (crm only: `cargo bench --bench clv_fit`)
+  nightly  `crm run` on the sample's three exports at 100k customers (crm sample --customers
+           100000 --purchase-rate 20: 7.1M order lines, 1.7M interactions), mapped by the
+           shipped sample-data/pipeline.toml: once into an empty warehouse (load and every
+           analysis, the report), once more with nothing new to load (crm only)
 
 The answers are compared (rfm and cohorts must be equal row for row) before any time counts.
 Wall time is the median of the runs; peak memory is the child process's maximum resident set
@@ -19,6 +23,7 @@ results.json in the work folder.
 
 import argparse
 import csv
+import gzip
 import json
 import os
 import platform
@@ -201,6 +206,37 @@ def median_row(step, rows, crm_times, crm_rss, duck_times, duck_rss):
     return row
 
 
+def nightly(args, work, results):
+    """Times the nightly job a business runs: `crm run` into an empty warehouse, then again with
+    nothing new. The tables it writes are the same both times; only the load differs."""
+    data = work / "data-nightly"
+    if not (data / "orders.csv.gz").exists():
+        print("== generating nightly: crm sample --customers 100000 --purchase-rate 20", flush=True)
+        tmp = work / "data-nightly.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        run_measured([args.crm, "sample", "--customers", "100000", "--purchase-rate", "20", "--out", str(tmp)])
+        tmp.rename(data)
+    config = (REPO / "sample-data/pipeline.toml").read_text()
+    config = config.replace('"../target/sample-warehouse"', f'"{work / "warehouse-nightly"}"')
+    config = config.replace('"../target/sample-reports"', f'"{work / "reports-nightly"}"')
+    cfg = data / "pipeline.toml"
+    cfg.write_text(config)
+    with gzip.open(data / "orders.csv.gz", "rb") as f:
+        lines = sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 24), b"")) - 1
+    fresh_t, fresh_r, again_t, again_r = [], [], [], []
+    for i in range(args.runs):
+        shutil.rmtree(work / "warehouse-nightly", ignore_errors=True)
+        t, r = run_measured([args.crm, "run", "--config", str(cfg)])
+        fresh_t.append(t)
+        fresh_r.append(r)
+        t, r = run_measured([args.crm, "run", "--config", str(cfg)])
+        again_t.append(t)
+        again_r.append(r)
+        print(f"   nightly run {i + 1}: {fresh_t[-1]:.2f} s with the load, {again_t[-1]:.2f} s with nothing new", flush=True)
+    results.append(median_row("nightly `crm run`, empty warehouse", lines, fresh_t, fresh_r, [], []))
+    results.append(median_row("nightly `crm run`, nothing new", lines, again_t, again_r, [], []))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--crm", required=True, help="the crm release binary")
@@ -208,7 +244,7 @@ def main():
     ap.add_argument("--work", required=True, type=Path)
     ap.add_argument("--sizes", default="10M", help="comma-separated: 10M, 100M")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--steps", default="ingest,rfm,cohorts,clv")
+    ap.add_argument("--steps", default="ingest,rfm,cohorts,clv,nightly")
     ap.add_argument("--memory-limit", default=None, help="also time rfm under this crm --memory-limit")
     args = ap.parse_args()
     steps = args.steps.split(",")
@@ -313,6 +349,9 @@ def main():
             "crm_s": round(est["median"]["point_estimate"] / 1e9, 3),
         })
         print(out[-600:])
+
+    if "nightly" in steps:
+        nightly(args, work, results)
 
     machine = {
         "date": time.strftime("%Y-%m-%d"),
