@@ -157,8 +157,7 @@ impl Shard {
         let Ok(pages) = MmapMut::map_anon(layout.size()) else {
             handle_alloc_error(layout);
         };
-        // Huge pages for a table past one: a probe at random then misses the TLB far less
-        // (glibc's heap gets them through GLIBC_TUNABLES, main.rs; a mapping asks for itself).
+        // Huge pages for a table past one: a probe at random then misses the TLB far less.
         #[cfg(target_os = "linux")]
         if layout.size() >= 2 << 20 {
             let _ = pages.advise(memmap2::Advice::HugePage);

@@ -48,7 +48,6 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
     if config.sources.is_empty() {
         return Err(Error::config(&config.path, "no [sources.*] to load"));
     }
-    one_heap();
     let dir = config.warehouse_dir();
     let mut wh = Warehouse::open(&dir)?;
     let _lock = wh.lock()?;
@@ -569,25 +568,6 @@ fn read_parquet(path: &Path) -> Result<DataFrame> {
     ParquetReader::new(file)
         .finish()
         .map_err(|e| Error::warehouse(path, e))
-}
-
-/// Makes every thread of the process allocate from one glibc heap (arena) from here on.
-///
-/// A load hands its buffers from thread to thread (parse workers, the merger, the sort, the
-/// writers): with an arena per thread, as glibc gives by default (up to 8 per core), a buffer
-/// freed by one thread is kept for reuse by the arena of the thread that allocated it, while
-/// the next buffer is taken afresh elsewhere. The heap grew by each stage's free memory, which
-/// the load then had to hand back to the system (`malloc_trim`) and fault in again, zeroed, at
-/// the next run: at 10M lines 0.7M page faults and 2-3 s of system time. With one arena what a
-/// thread frees, any thread reuses. Small blocks come from each thread's own cache (tcache)
-/// before the arena's lock is taken; the load's allocations are few and large.
-fn one_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes the allocator's settings; M_ARENA_MAX bounds the arenas
-    // threads are given from now on, and the allocator stays valid for every block.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
 }
 
 /// Rows per Parquet row group in the warehouse: large enough for long runs of each column to
