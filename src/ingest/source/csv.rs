@@ -1,33 +1,18 @@
-//! Reading export files record by record: CSV (any delimiter, optional gzip), JSON Lines and
-//! Parquet. Every record keeps its number (line for text, row for Parquet) and its raw text so
-//! that a rejected record can be shown as it was.
-//!
-//! CSV and JSON Lines are read with the `csv` crate and serde_json rather than polars' readers:
-//! the rejects table needs each bad record's line number and raw text, and a ragged line must be
-//! a rejected record, not a failed file; polars' readers do not expose either.
-//!
-//! A CSV export is read in parallel: one thread cuts the byte stream into chunks at record
+//! CSV exports, read in parallel: one thread cuts the byte stream into chunks at record
 //! boundaries, the workers parse the chunks into batches, and the calling thread merges the
-//! batches in file order (duplicates, derived ids) and writes them. Record boundaries are found
-//! by counting quotes, which is exact as long as quotes only open fields; at the first quote
-//! that does not (`12" screen` in an unquoted field), the cutter switches to a full CSV state
-//! machine (csv-core, the same one the parser uses) for the rest of the file, so a chunk never
-//! starts inside a record.
+//! batches in file order (see `mod.rs`).
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
-use super::load::{Batch, Merger, Raws, RowParser, Spec, raw_csv};
-use crate::config::{Format, SourceConfig};
+use super::{open, source_name};
+use crate::config::SourceConfig;
 use crate::error::{Error, Result};
-use crate::warehouse::{self, Fingerprinting, SourceFingerprint};
+use crate::ingest::load::Merger;
+use crate::ingest::parse::{Batch, Raws, RowParser, Spec, raw_csv};
+use crate::warehouse::Fingerprinting;
 
-/// Rows per batch for the sequential readers (JSON Lines, Parquet).
-const BATCH_ROWS: usize = 64 * 1024;
 /// Bytes per CSV chunk handed to a worker.
 const CHUNK_BYTES: usize = 4 << 20;
 /// Environment variable setting the chunk size instead, for the tests that prove a file cut into
@@ -35,74 +20,7 @@ const CHUNK_BYTES: usize = 4 << 20;
 pub const CHUNK_ENV: &str = "CRM_INGEST_CHUNK_BYTES";
 
 fn chunk_bytes() -> usize {
-    super::size_from_env(CHUNK_ENV, CHUNK_BYTES)
-}
-
-const PROGRESS_MIN_BYTES: u64 = 64 << 20;
-
-fn open(
-    path: &Path,
-    cfg: &SourceConfig,
-    hashing: &Fingerprinting,
-) -> Result<(Box<dyn BufRead + Send>, Option<ProgressBar>)> {
-    let file = File::open(path).map_err(|e| Error::source(path, format!("cannot open: {e}")))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let progress = (len >= PROGRESS_MIN_BYTES).then(|| {
-        let pb = ProgressBar::new(len);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        pb.set_message(
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        pb
-    });
-    // The file's own bytes are hashed, compressed or not, as `warehouse::fingerprint` does.
-    let file = hashing.reader(file);
-    let inner: Box<dyn Read + Send> = match &progress {
-        Some(pb) => Box::new(pb.wrap_read(file)),
-        None => Box::new(file),
-    };
-    let reader: Box<dyn Read + Send> = if cfg.gzip() {
-        Box::new(flate2::read::MultiGzDecoder::new(inner))
-    } else {
-        inner
-    };
-    Ok((
-        Box::new(BufReader::with_capacity(1 << 20, reader)),
-        progress,
-    ))
-}
-
-/// Reads one export into the merger, record by record in file order, and gives its
-/// fingerprint: of the bytes read (CSV and JSON lines, hashed on the way), or of the file read
-/// again (Parquet, which is read at random).
-pub fn read(
-    path: &Path,
-    cfg: &SourceConfig,
-    spec: &Spec,
-    merger: &mut Merger,
-) -> Result<SourceFingerprint> {
-    let hashing = Fingerprinting::new(path, warehouse::source_size(path)?);
-    match cfg.format() {
-        Format::Csv => read_csv(path, cfg, spec, merger, &hashing)?,
-        Format::Jsonl => read_jsonl(path, cfg, spec, merger, &hashing)?,
-        Format::Parquet => {
-            read_parquet(path, spec, merger)?;
-            return warehouse::fingerprint(path);
-        }
-    }
-    hashing.finish()
-}
-
-fn source_name(path: &Path) -> String {
-    path.display().to_string()
+    crate::ingest::size_from_env(CHUNK_ENV, CHUNK_BYTES)
 }
 
 fn csv_reader(bytes: &[u8], delim: u8, quote: u8) -> csv::Reader<&[u8]> {
@@ -125,7 +43,7 @@ struct Chunk {
     open_quote_from: Option<usize>,
 }
 
-fn read_csv(
+pub(super) fn read_csv(
     path: &Path,
     cfg: &SourceConfig,
     spec: &Spec,
@@ -594,222 +512,6 @@ fn dedupe_names(names: &mut [String]) {
             }
         }
     }
-}
-
-/// Hands a sequential reader's batch to the merger and starts an empty one in its place.
-fn flush(batch: &mut Batch, parser: &RowParser, merger: &mut Merger) -> Result<()> {
-    let full = std::mem::replace(batch, parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())));
-    merger.merge(full, parser)
-}
-
-fn read_jsonl(
-    path: &Path,
-    cfg: &SourceConfig,
-    spec: &Spec,
-    merger: &mut Merger,
-    hashing: &Fingerprinting,
-) -> Result<()> {
-    let (mut reader, progress) = open(path, cfg, hashing)?;
-    let mut header: Vec<String> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = Default::default();
-    let mut parser = RowParser::new(spec, &header);
-    let mut batch = parser.batch(BATCH_ROWS, Raws::Stored(Vec::new()));
-    let mut checked = false;
-    let mut buf = Vec::new();
-    let mut number = 0u64;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::source(path, format!("read failed: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        number += 1;
-        let (line, flag) = match std::str::from_utf8(&buf) {
-            Ok(s) => (std::borrow::Cow::Borrowed(s), None),
-            Err(_) => (
-                String::from_utf8_lossy(&buf),
-                Some("non-UTF-8 bytes, decoded lossily".to_string()),
-            ),
-        };
-        let line = line.trim_end_matches(['\n', '\r']);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let mut values: Vec<Option<String>> = Vec::new();
-        let mut problem = None;
-        match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(serde_json::Value::Object(map)) => {
-                let before = header.len();
-                values = vec![None; header.len()];
-                for (k, v) in map {
-                    let i = *index.entry(k.clone()).or_insert_with(|| {
-                        header.push(k);
-                        header.len() - 1
-                    });
-                    if i >= values.len() {
-                        values.resize(i + 1, None);
-                    }
-                    values[i] = json_text(v);
-                }
-                if header.len() != before {
-                    // New keys: the batch so far belongs to the old header.
-                    flush(&mut batch, &parser, merger)?;
-                    parser = RowParser::new(spec, &header);
-                }
-                values.resize(header.len(), None);
-            }
-            Ok(_) => problem = Some("not a JSON object".to_string()),
-            Err(e) => problem = Some(format!("invalid JSON: {e}")),
-        }
-        if !checked && problem.is_none() {
-            parser.check_required(&source_name(path))?;
-            checked = true;
-        }
-        let fields: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
-        parser.parse(
-            &mut batch,
-            number,
-            &fields,
-            &|| line.to_string(),
-            problem,
-            flag,
-        );
-        if batch.read() as usize >= BATCH_ROWS {
-            flush(&mut batch, &parser, merger)?;
-        }
-    }
-    merger.merge(batch, &parser)?;
-    if let Some(pb) = progress {
-        pb.finish_and_clear();
-    }
-    Ok(())
-}
-
-fn json_text(v: serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s),
-        other => Some(other.to_string()),
-    }
-}
-
-/// Reads a Parquet export a batch at a time (memory: one batch, whatever the file's size)
-/// through arrow's reader, which knows every Parquet type: each value becomes the text a CSV
-/// export would hold, and is parsed and checked like one. Decimals print exactly; lists and
-/// structs (never a canonical column's type) as arrow displays them, so they are rejected with
-/// a reason where a canonical column is mapped to them and kept as attributes otherwise.
-fn read_parquet(path: &Path, spec: &Spec, merger: &mut Merger) -> Result<()> {
-    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file = File::open(path).map_err(|e| Error::source(path, format!("cannot open: {e}")))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| Error::source(path, format!("not a readable Parquet file: {e}")))?;
-    let names: Vec<String> = builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let parser = RowParser::new(spec, &names);
-    parser.check_required(&source_name(path))?;
-    let reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| Error::source(path, format!("not a readable Parquet file: {e}")))?;
-    let mut batch = parser.batch(BATCH_ROWS, Raws::Stored(Vec::new()));
-    let mut number = 0u64;
-    for rb in reader {
-        let rb =
-            rb.map_err(|e| Error::source(path, format!("unreadable after row {number}: {e}")))?;
-        let columns = rb
-            .columns()
-            .iter()
-            .zip(&names)
-            .map(|(c, name)| {
-                parquet_texts(c).map_err(|e| {
-                    Error::source(path, format!("column {name:?} cannot be read as text: {e}"))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for row in 0..rb.num_rows() {
-            number += 1;
-            let fields: Vec<Option<&str>> = columns.iter().map(|c| c[row].as_deref()).collect();
-            let plain = || {
-                serde_json::Value::Object(
-                    names
-                        .iter()
-                        .zip(&fields)
-                        .map(|(k, v)| {
-                            let v = v
-                                .map(|v| serde_json::Value::String(v.to_string()))
-                                .unwrap_or(serde_json::Value::Null);
-                            (k.clone(), v)
-                        })
-                        .collect(),
-                )
-                .to_string()
-            };
-            parser.parse(&mut batch, number, &fields, &plain, None, None);
-            if batch.read() as usize >= BATCH_ROWS {
-                flush(&mut batch, &parser, merger)?;
-            }
-        }
-    }
-    merger.merge(batch, &parser)
-}
-
-/// A Parquet column's values as text. Timestamps as ISO 8601: with a zone they are instants
-/// (written as UTC), without one wall-clock times that the source's `timezone` places.
-fn parquet_texts(
-    col: &datafusion::arrow::array::ArrayRef,
-) -> std::result::Result<Vec<Option<String>>, datafusion::arrow::error::ArrowError> {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::{
-        DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-        TimestampNanosecondType, TimestampSecondType,
-    };
-    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-    if let DataType::Timestamp(unit, tz) = col.data_type() {
-        let micros: Vec<Option<i64>> = match unit {
-            TimeUnit::Second => col
-                .as_primitive::<TimestampSecondType>()
-                .iter()
-                .map(|v| v.and_then(|v| v.checked_mul(1_000_000)))
-                .collect(),
-            TimeUnit::Millisecond => col
-                .as_primitive::<TimestampMillisecondType>()
-                .iter()
-                .map(|v| v.and_then(|v| v.checked_mul(1000)))
-                .collect(),
-            TimeUnit::Microsecond => col
-                .as_primitive::<TimestampMicrosecondType>()
-                .iter()
-                .collect(),
-            TimeUnit::Nanosecond => col
-                .as_primitive::<TimestampNanosecondType>()
-                .iter()
-                .map(|v| v.map(|v| v.div_euclid(1000)))
-                .collect(),
-        };
-        let fmt = if tz.is_some() {
-            "%Y-%m-%dT%H:%M:%S%.fZ"
-        } else {
-            "%Y-%m-%dT%H:%M:%S%.f"
-        };
-        return Ok(micros
-            .into_iter()
-            .map(|m| {
-                chrono::DateTime::from_timestamp_micros(m?)
-                    .map(|d| d.naive_utc().format(fmt).to_string())
-            })
-            .collect());
-    }
-    let options = FormatOptions::default();
-    let formatter = ArrayFormatter::try_new(col.as_ref(), &options)?;
-    Ok((0..col.len())
-        .map(|i| (!col.is_null(i)).then(|| formatter.value(i).to_string()))
-        .collect())
 }
 
 #[cfg(test)]

@@ -1,0 +1,104 @@
+//! JSON Lines exports, one record per line, read in batches.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use super::{BATCH_ROWS, flush, open, source_name};
+use crate::config::SourceConfig;
+use crate::error::{Error, Result};
+use crate::ingest::load::Merger;
+use crate::ingest::parse::{Raws, RowParser, Spec};
+use crate::warehouse::Fingerprinting;
+
+pub(super) fn read_jsonl(
+    path: &Path,
+    cfg: &SourceConfig,
+    spec: &Spec,
+    merger: &mut Merger,
+    hashing: &Fingerprinting,
+) -> Result<()> {
+    let (mut reader, progress) = open(path, cfg, hashing)?;
+    let mut header: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    let mut parser = RowParser::new(spec, &header);
+    let mut batch = parser.batch(BATCH_ROWS, Raws::Stored(Vec::new()));
+    let mut checked = false;
+    let mut buf = Vec::new();
+    let mut number = 0u64;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::source(path, format!("read failed: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        let (line, flag) = match std::str::from_utf8(&buf) {
+            Ok(s) => (std::borrow::Cow::Borrowed(s), None),
+            Err(_) => (
+                String::from_utf8_lossy(&buf),
+                Some("non-UTF-8 bytes, decoded lossily".to_string()),
+            ),
+        };
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut values: Vec<Option<String>> = Vec::new();
+        let mut problem = None;
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(map)) => {
+                let before = header.len();
+                values = vec![None; header.len()];
+                for (k, v) in map {
+                    let i = *index.entry(k.clone()).or_insert_with(|| {
+                        header.push(k);
+                        header.len() - 1
+                    });
+                    if i >= values.len() {
+                        values.resize(i + 1, None);
+                    }
+                    values[i] = json_text(v);
+                }
+                if header.len() != before {
+                    // New keys: the batch so far belongs to the old header.
+                    flush(&mut batch, &parser, merger)?;
+                    parser = RowParser::new(spec, &header);
+                }
+                values.resize(header.len(), None);
+            }
+            Ok(_) => problem = Some("not a JSON object".to_string()),
+            Err(e) => problem = Some(format!("invalid JSON: {e}")),
+        }
+        if !checked && problem.is_none() {
+            parser.check_required(&source_name(path))?;
+            checked = true;
+        }
+        let fields: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
+        parser.parse(
+            &mut batch,
+            number,
+            &fields,
+            &|| line.to_string(),
+            problem,
+            flag,
+        );
+        if batch.read() as usize >= BATCH_ROWS {
+            flush(&mut batch, &parser, merger)?;
+        }
+    }
+    merger.merge(batch, &parser)?;
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    Ok(())
+}
+
+fn json_text(v: serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    }
+}

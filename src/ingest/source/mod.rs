@@ -1,0 +1,113 @@
+//! Reading export files record by record: CSV (any delimiter, optional gzip), JSON Lines and
+//! Parquet. Every record keeps its number (line for text, row for Parquet) and its raw text so
+//! that a rejected record can be shown as it was.
+//!
+//! CSV and JSON Lines are read with the `csv` crate and serde_json rather than polars' readers:
+//! the rejects table needs each bad record's line number and raw text, and a ragged line must be
+//! a rejected record, not a failed file; polars' readers do not expose either.
+//!
+//! A CSV export is read in parallel: one thread cuts the byte stream into chunks at record
+//! boundaries, the workers parse the chunks into batches, and the calling thread merges the
+//! batches in file order (duplicates, derived ids) and writes them. Record boundaries are found
+//! by counting quotes, which is exact as long as quotes only open fields; at the first quote
+//! that does not (`12" screen` in an unquoted field), the cutter switches to a full CSV state
+//! machine (csv-core, the same one the parser uses) for the rest of the file, so a chunk never
+//! starts inside a record.
+//!
+//! One file per format: `csv.rs` (the parallel cutter and parser), `jsonl.rs`, `parquet.rs`.
+
+mod csv;
+mod jsonl;
+mod parquet;
+
+pub use csv::CHUNK_ENV;
+use csv::read_csv;
+use jsonl::read_jsonl;
+use parquet::read_parquet;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::load::Merger;
+use super::parse::{Batch, Raws, RowParser, Spec};
+use crate::config::{Format, SourceConfig};
+use crate::error::{Error, Result};
+use crate::warehouse::{self, Fingerprinting, SourceFingerprint};
+
+/// Rows per batch for the sequential readers (JSON Lines, Parquet).
+const BATCH_ROWS: usize = 64 * 1024;
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+fn open(
+    path: &Path,
+    cfg: &SourceConfig,
+    hashing: &Fingerprinting,
+) -> Result<(Box<dyn BufRead + Send>, Option<ProgressBar>)> {
+    let file = File::open(path).map_err(|e| Error::source(path, format!("cannot open: {e}")))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = (len >= PROGRESS_MIN_BYTES).then(|| {
+        let pb = ProgressBar::new(len);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        pb.set_message(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        pb
+    });
+    // The file's own bytes are hashed, compressed or not, as `warehouse::fingerprint` does.
+    let file = hashing.reader(file);
+    let inner: Box<dyn Read + Send> = match &progress {
+        Some(pb) => Box::new(pb.wrap_read(file)),
+        None => Box::new(file),
+    };
+    let reader: Box<dyn Read + Send> = if cfg.gzip() {
+        Box::new(flate2::read::MultiGzDecoder::new(inner))
+    } else {
+        inner
+    };
+    Ok((
+        Box::new(BufReader::with_capacity(1 << 20, reader)),
+        progress,
+    ))
+}
+
+/// Reads one export into the merger, record by record in file order, and gives its
+/// fingerprint: of the bytes read (CSV and JSON lines, hashed on the way), or of the file read
+/// again (Parquet, which is read at random).
+pub fn read(
+    path: &Path,
+    cfg: &SourceConfig,
+    spec: &Spec,
+    merger: &mut Merger,
+) -> Result<SourceFingerprint> {
+    let hashing = Fingerprinting::new(path, warehouse::source_size(path)?);
+    match cfg.format() {
+        Format::Csv => read_csv(path, cfg, spec, merger, &hashing)?,
+        Format::Jsonl => read_jsonl(path, cfg, spec, merger, &hashing)?,
+        Format::Parquet => {
+            read_parquet(path, spec, merger)?;
+            return warehouse::fingerprint(path);
+        }
+    }
+    hashing.finish()
+}
+
+fn source_name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Hands a sequential reader's batch to the merger and starts an empty one in its place.
+fn flush(batch: &mut Batch, parser: &RowParser, merger: &mut Merger) -> Result<()> {
+    let full = std::mem::replace(batch, parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())));
+    merger.merge(full, parser)
+}
