@@ -1,5 +1,8 @@
 //! The pipeline config (`pipeline.toml` / `crm.toml`). Every struct denies unknown keys, so a typo
 //! is an error that names the key instead of a setting silently ignored.
+//!
+//! About 710 lines, 60 of them tests: each section's typed settings with their defaults, and the
+//! validation that names a bad key, in the order of README's configuration table.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

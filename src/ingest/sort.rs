@@ -14,6 +14,10 @@
 //! far becoming the first of them), and the runs are then merged into the file: each run is
 //! read in pieces, and every row below the least key any run has yet to read is sorted and
 //! written.
+//!
+//! One file of about 1,050 lines (230 of them tests), on purpose: the run writer, the spill to
+//! temporary files and the merge keep one invariant together (a row is written only when no run
+//! has a smaller key left to read), and it reads best where all three can be seen at once.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

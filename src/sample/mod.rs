@@ -13,6 +13,9 @@
 //!
 //! Customers are generated one at a time from their own seeded stream, so memory stays flat
 //! however many are asked for and the output depends only on the seed.
+//!
+//! About 615 lines: the three exports' writers, each with the formats of the system it imitates;
+//! the simulated customers and their histories live in `world.rs`.
 
 mod world;
 
