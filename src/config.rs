@@ -427,7 +427,8 @@ pub struct SourceConfig {
     pub format: Option<Format>,
     #[serde(default = "default_compression")]
     pub compression: Compression,
-    /// CSV field delimiter, one character (`"\t"` for tabs).
+    /// CSV field delimiter, one character (`"\t"` for tabs), or `"whitespace"` for text aligned
+    /// in columns by runs of spaces (no quoting).
     #[serde(default = "default_delimiter")]
     pub delimiter: String,
     #[serde(default = "default_quote")]
@@ -472,10 +473,16 @@ impl SourceConfig {
     }
 
     pub fn format(&self) -> Format {
+        self.format_of(&self.path)
+    }
+
+    /// The format of one file of this source: as configured, else guessed from the file's name
+    /// (a folder or pattern source may hold CSV and gzip CSV side by side).
+    pub fn format_of(&self, file: &Path) -> Format {
         if let Some(f) = self.format {
             return f;
         }
-        let name = self.path.to_string_lossy().to_ascii_lowercase();
+        let name = file.to_string_lossy().to_ascii_lowercase();
         let name = name.strip_suffix(".gz").unwrap_or(&name);
         if name.ends_with(".parquet") {
             Format::Parquet
@@ -486,12 +493,21 @@ impl SourceConfig {
         }
     }
 
+    /// `delimiter = "whitespace"`: fields aligned by runs of blanks, no quoting.
+    pub fn whitespace_delimited(&self) -> bool {
+        self.delimiter == "whitespace"
+    }
+
     pub fn gzip(&self) -> bool {
+        self.gzip_of(&self.path)
+    }
+
+    /// Whether one file of this source is gzip: as configured, else by its `.gz` extension.
+    pub fn gzip_of(&self, file: &Path) -> bool {
         match self.compression {
             Compression::Gzip => true,
             Compression::None => false,
-            Compression::Auto => self
-                .path
+            Compression::Auto => file
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("gz")),
         }
@@ -575,9 +591,11 @@ impl Config {
                     "sources.{name}: say which table it loads (table = \"customers\", \"transactions\" or \"interactions\")"
                 )));
             }
-            if source.delimiter.chars().count() != 1 || !source.delimiter.is_ascii() {
+            if !source.whitespace_delimited()
+                && (source.delimiter.chars().count() != 1 || !source.delimiter.is_ascii())
+            {
                 return Err(err(format!(
-                    "sources.{name}.delimiter must be one ASCII character"
+                    "sources.{name}.delimiter must be one ASCII character, or \"whitespace\""
                 )));
             }
             if source.quote.chars().count() != 1 || !source.quote.is_ascii() {

@@ -49,6 +49,9 @@ pub struct IngestReport {
     pub removed_leftovers: usize,
     /// The warehouse version that added surrogate keys to a warehouse an older crm wrote.
     pub upgraded_at: Option<u64>,
+    /// Files of a folder or pattern source loaded before and gone now: (key, path). Their rows
+    /// stay in the warehouse.
+    pub vanished: Vec<(String, String)>,
 }
 
 pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
@@ -88,29 +91,38 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
     for (table, sources) in by_table {
         let mut pending = Vec::new();
         for (name, src) in sources {
-            let path = config.resolve(&src.path);
-            // An export of another size than at its last load has changed: it is hashed as it
-            // is read. One of the same size is hashed first, to skip it if unchanged.
-            let size = warehouse::source_size(&path)?;
-            let old = wh.manifest.sources.get(name);
-            let unchanged = !opts.force
-                && match old {
-                    Some(old) if old.size == size => {
-                        warehouse::fingerprint(&path)?.blake3 == old.blake3
-                    }
-                    _ => false,
-                };
-            if unchanged {
-                report.files.push(FileStats {
-                    source: name.clone(),
-                    table: table.name().into(),
-                    path: display(&path),
-                    skipped: true,
-                    ..Default::default()
-                });
-                continue;
+            let files = source::files::list(name, &config.resolve(&src.path))?;
+            // A file of a folder or pattern loaded before and no longer there: its rows stay
+            // in the warehouse, and the report says the file is gone.
+            for (key, fp) in &wh.manifest.sources {
+                if source::files::is_file_of(key, name) && !files.iter().any(|f| &f.key == key) {
+                    report.vanished.push((key.clone(), fp.path.clone()));
+                }
             }
-            pending.push((name, src, path));
+            for source::files::SourceFile { key, path } in files {
+                // An export of another size than at its last load has changed: it is hashed as
+                // it is read. One of the same size is hashed first, to skip it if unchanged.
+                let size = warehouse::source_size(&path)?;
+                let old = wh.manifest.sources.get(&key);
+                let unchanged = !opts.force
+                    && match old {
+                        Some(old) if old.size == size => {
+                            warehouse::fingerprint(&path)?.blake3 == old.blake3
+                        }
+                        _ => false,
+                    };
+                if unchanged {
+                    report.files.push(FileStats {
+                        source: key,
+                        table: table.name().into(),
+                        path: display(&path),
+                        skipped: true,
+                        ..Default::default()
+                    });
+                    continue;
+                }
+                pending.push((key, src, path));
+            }
         }
         if pending.is_empty() {
             continue;
@@ -118,7 +130,8 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
         let mut known = read_known(&wh, table.name(), schema::id_column(table))?;
         let mut frames = Vec::new();
         let sources = pending.len();
-        for (i, (name, src, path)) in pending.into_iter().enumerate() {
+        for (i, (key, src, path)) in pending.into_iter().enumerate() {
+            let name = &key;
             let spec = Spec {
                 table,
                 mapping: &src.columns,

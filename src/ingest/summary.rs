@@ -67,6 +67,11 @@ impl IngestReport {
         if any {
             out.push_str(&format!("rejected records by reason (all kept in the rejects table: `crm query rejects`):\n{reasons}\n"));
         }
+        for (key, path) in &report.vanished {
+            out.push_str(&format!(
+                "{key}: {path} was loaded before and is no longer there; its rows stay in the warehouse\n"
+            ));
+        }
         if report.removed_leftovers > 0 {
             out.push_str(&format!(
                 "removed {} files left by an interrupted load\n",

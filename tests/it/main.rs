@@ -21,3 +21,4 @@ mod run;
 mod sample;
 mod service;
 mod snapshot;
+mod sources;

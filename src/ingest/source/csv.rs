@@ -97,7 +97,7 @@ pub(super) fn read_csv(
     let expected = names.len();
     // Records expected, from the file's size and the lines read so far (a gzip export's size
     // understates them; the map then grows as usual).
-    if !cfg.gzip() && rest.len() > 4096 {
+    if !cfg.gzip_of(path) && rest.len() > 4096 {
         let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let lines = memchr::memchr_iter(b'\n', &rest).count().max(1);
         let estimate = file_bytes as f64 / (rest.len() as f64 / lines as f64);
@@ -492,7 +492,7 @@ fn csv_records(bytes: &[u8], delim: u8, quote: u8, f: &mut OnRecord<'_>) {
     }
 }
 
-fn dedupe_names(names: &mut [String]) {
+pub(super) fn dedupe_names(names: &mut [String]) {
     // A set of the names taken and the next suffix per name: a header of 100k columns is
     // renamed in one pass, not by comparing every name with all before it.
     let mut taken: std::collections::HashSet<String> =

@@ -14,16 +14,20 @@
 //! machine (csv-core, the same one the parser uses) for the rest of the file, so a chunk never
 //! starts inside a record.
 //!
-//! One file per format: `csv.rs` (the parallel cutter and parser), `jsonl.rs`, `parquet.rs`.
+//! `files.rs` lists the files a source names (one, a folder's, a pattern's). One file per format: `csv.rs` (the parallel cutter and parser), `whitespace.rs`
+//! (whitespace-aligned text), `jsonl.rs`, `parquet.rs`.
 
 mod csv;
+pub mod files;
 mod jsonl;
 mod parquet;
+mod whitespace;
 
 pub use csv::CHUNK_ENV;
 use csv::read_csv;
 use jsonl::read_jsonl;
 use parquet::read_parquet;
+use whitespace::read_whitespace;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -70,7 +74,7 @@ fn open(
         Some(pb) => Box::new(pb.wrap_read(file)),
         None => Box::new(file),
     };
-    let reader: Box<dyn Read + Send> = if cfg.gzip() {
+    let reader: Box<dyn Read + Send> = if cfg.gzip_of(path) {
         Box::new(flate2::read::MultiGzDecoder::new(inner))
     } else {
         inner
@@ -91,7 +95,10 @@ pub fn read(
     merger: &mut Merger,
 ) -> Result<SourceFingerprint> {
     let hashing = Fingerprinting::new(path, warehouse::source_size(path)?);
-    match cfg.format() {
+    match cfg.format_of(path) {
+        Format::Csv if cfg.whitespace_delimited() => {
+            read_whitespace(path, cfg, spec, merger, &hashing)?
+        }
         Format::Csv => read_csv(path, cfg, spec, merger, &hashing)?,
         Format::Jsonl => read_jsonl(path, cfg, spec, merger, &hashing)?,
         Format::Parquet => {

@@ -1,0 +1,201 @@
+//! Source kinds beyond one delimited file: whitespace-aligned text. Each loads through the config
+//! alone, keeps read = loaded + rejected + duplicates, and gives the same analyses as the same
+//! rows from CSV.
+
+use crate::common::*;
+
+/// CDNOW's original `CDNOW_master.txt` layout, written from the CSV the repository carries:
+/// fields aligned by runs of spaces, leading spaces, dates as yyyymmdd, CRLF line ends, no
+/// header. Loaded through `delimiter = "whitespace"` and a mapping, its RFM table is the CSV's,
+/// byte for byte.
+#[test]
+fn cdnow_in_its_original_whitespace_layout_loads_through_the_config_and_matches_the_csv() {
+    let sb = Sandbox::new();
+    let csv = std::fs::read_to_string(cdnow("cdnow_master.csv")).unwrap();
+    let mut txt = String::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let amount: f64 = f[3].parse().unwrap();
+        txt.push_str(&format!(
+            "{:>6} {} {:>2} {:>7.2}\r\n",
+            f[0],
+            f[1].replace('-', ""),
+            f[2],
+            amount
+        ));
+    }
+    assert!(
+        txt.starts_with("     1 19970101  1   11.77\r\n"),
+        "{}",
+        &txt[..40]
+    );
+    sb.write("CDNOW_master.txt", &txt);
+    let cfg_txt = sb.write(
+        "txt.toml",
+        "[warehouse]\npath = \"wh-txt\"\n\
+         [sources.transactions]\npath = \"CDNOW_master.txt\"\ndelimiter = \"whitespace\"\n\
+         has_header = false\ntimestamp_format = \"%Y%m%d\"\n\
+         [sources.transactions.columns]\ncustomer_id = \"column_1\"\nts = \"column_2\"\n\
+         quantity = \"column_3\"\namount = \"column_4\"\n",
+    );
+    let cfg_csv = sb.write(
+        "csv.toml",
+        &format!(
+            "[warehouse]\npath = \"wh-csv\"\n[sources.transactions]\npath = {:?}\n\
+             [sources.transactions.columns]\nts = \"date\"\n",
+            cdnow("cdnow_master.csv").to_str().unwrap()
+        ),
+    );
+    let out = sb.ok(&["ingest", "--config", cfg_txt.to_str().unwrap()]);
+    assert!(
+        out.contains("transactions: read 69659 = loaded 69659 + rejected 0 + duplicates 0"),
+        "{out}"
+    );
+    sb.ok(&["ingest", "--config", cfg_csv.to_str().unwrap()]);
+    let rfm = |cfg: &std::path::Path| {
+        sb.ok(&[
+            "rfm",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--as-of",
+            "1998-07-01",
+            "--format",
+            "csv",
+        ])
+    };
+    let (from_txt, from_csv) = (rfm(&cfg_txt), rfm(&cfg_csv));
+    assert_eq!(from_txt.lines().count(), 23502 + 1);
+    assert!(from_txt == from_csv, "the RFM tables differ");
+}
+
+/// A line with a field too few or too many is rejected with its line number, counted, and the
+/// rest loads; blank lines are not records.
+#[test]
+fn a_ragged_whitespace_line_is_rejected_with_its_line_number() {
+    let sb = Sandbox::new();
+    sb.write(
+        "orders.txt",
+        "id customer_id ts amount\n\
+         \n\
+         t1   c1   2024-01-05   10.00\r\n\
+         t2   c2   2024-01-06\n\
+         \t t3 c1 2024-02-01 5.50 extra\n\
+         t4 c3 2024-02-03 7.25\n",
+    );
+    let cfg = sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[sources.transactions]\npath = \"orders.txt\"\n\
+         delimiter = \"whitespace\"\nmax_reject_rate = 0.9\n\
+         [sources.transactions.columns]\ntransaction_id = \"id\"\n",
+    );
+    let out = sb.ok(&["ingest"]);
+    assert!(
+        out.contains("transactions: read 4 = loaded 2 + rejected 2 + duplicates 0"),
+        "{out}"
+    );
+    let rows = sb.csv(
+        &cfg,
+        "select record_number, reason from rejects where not kept order by record_number",
+        &[],
+    );
+    assert_eq!(rows[1][0], "4");
+    assert_eq!(rows[1][1], "wrong field count: expected 4, found 3");
+    assert_eq!(rows[2][0], "5");
+    assert_eq!(rows[2][1], "wrong field count: expected 4, found 5");
+    let rows = sb.csv(
+        &cfg,
+        "select transaction_id, amount from transactions order by 1",
+        &[],
+    );
+    assert_eq!(
+        rows[1..],
+        [["t1", "10.0"], ["t4", "7.25"]].map(|r| r.map(str::to_string).to_vec())
+    );
+}
+
+/// A folder of daily drops named by a pattern: each file is fingerprinted on its own, a run
+/// loads only the new day's file, a bad record's reject names its file and line, and a file
+/// that vanished is reported while its rows stay.
+#[test]
+fn a_pattern_of_daily_exports_loads_each_new_file_once_and_reports_a_vanished_one() {
+    let sb = Sandbox::new();
+    let header = "transaction_id,customer_id,ts,amount\n";
+    sb.write(
+        "exports/orders-2024-12-05.csv",
+        &format!("{header}a1,c1,2024-12-05T09:00:00Z,10\na2,c2,2024-12-05T10:00:00Z,20\na3,c1,2024-12-05T11:00:00Z,5\n"),
+    );
+    sb.write(
+        "exports/orders-2024-12-06.csv",
+        &format!("{header}b1,c3,2024-12-06T09:00:00Z,7\nb2,c1,2024-12-06T10:00:00Z,8\n"),
+    );
+    sb.write("exports/.orders-2024-12-07.csv.part", "half a file");
+    let cfg = sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[sources.orders]\ntable = \"transactions\"\n\
+         path = \"exports/orders-*.csv\"\nmax_reject_rate = 0.5\n",
+    );
+    let count = || sb.csv(&cfg, "select count(*) from transactions", &[])[1][0].clone();
+
+    let out = sb.ok(&["ingest"]);
+    assert!(
+        out.contains("orders/orders-2024-12-05.csv: read 3 = loaded 3 + rejected 0 + duplicates 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("orders/orders-2024-12-06.csv: read 2 = loaded 2 + rejected 0 + duplicates 0"),
+        "{out}"
+    );
+    assert_eq!(count(), "5");
+
+    // Nothing new: both files skipped, nothing loaded twice.
+    let out = sb.ok(&["ingest"]);
+    assert!(!out.contains(": read "), "{out}");
+    assert_eq!(out.matches("(unchanged, skipped)").count(), 2, "{out}");
+    assert_eq!(count(), "5");
+
+    // The next day's drop, with one bad amount on its line 3: only that file is read.
+    sb.write(
+        "exports/orders-2024-12-07.csv",
+        &format!("{header}c1,c2,2024-12-07T09:00:00Z,4\nc2,c3,2024-12-07T10:00:00Z,abc\nc3,c1,2024-12-07T11:00:00Z,6\n"),
+    );
+    let out = sb.ok(&["ingest"]);
+    assert!(
+        out.contains("orders/orders-2024-12-07.csv: read 3 = loaded 2 + rejected 1 + duplicates 0"),
+        "{out}"
+    );
+    assert_eq!(out.matches(": read ").count(), 1, "{out}");
+    assert_eq!(count(), "7");
+    let rows = sb.csv(
+        &cfg,
+        "select record_number, reason, source_file from rejects",
+        &[],
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1][0], "3");
+    assert!(
+        rows[1][1].starts_with("unparsable number in amount"),
+        "{rows:?}"
+    );
+    assert!(rows[1][2].ends_with("orders-2024-12-07.csv"), "{rows:?}");
+
+    // A day's file removed from the folder: reported, its rows kept.
+    std::fs::remove_file(sb.path("exports/orders-2024-12-05.csv")).unwrap();
+    let out = sb.ok(&["ingest"]);
+    assert!(
+        out.contains("orders/orders-2024-12-05.csv:")
+            && out.contains("is no longer there; its rows stay in the warehouse"),
+        "{out}"
+    );
+    assert_eq!(count(), "7");
+
+    // A pattern that matches nothing fails the run, naming the pattern.
+    let cfg2 = sb.write(
+        "none.toml",
+        "[warehouse]\npath = \"wh2\"\n[sources.orders]\ntable = \"transactions\"\npath = \"exports/sales-*.csv\"\n",
+    );
+    let err = sb.fails(&["ingest", "--config", cfg2.to_str().unwrap()]);
+    assert!(
+        err.contains("sales-*.csv") && err.contains("no file matches"),
+        "{err}"
+    );
+}
