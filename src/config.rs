@@ -405,6 +405,8 @@ pub enum Format {
     Csv,
     Jsonl,
     Parquet,
+    /// Excel or OpenDocument workbooks: `.xlsx`, `.xlsm`, `.xlsb`, `.xls`, `.ods`.
+    Excel,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -423,8 +425,10 @@ pub struct SourceConfig {
     pub path: PathBuf,
     /// Target table; defaults to the source's name.
     pub table: Option<Table>,
-    /// `csv`, `jsonl` or `parquet`; guessed from the file name when absent.
+    /// `csv`, `jsonl`, `parquet` or `excel`; guessed from the file name when absent.
     pub format: Option<Format>,
+    /// The sheet of a workbook to read; the first sheet when absent.
+    pub sheet: Option<String>,
     #[serde(default = "default_compression")]
     pub compression: Compression,
     /// CSV field delimiter, one character (`"\t"` for tabs), or `"whitespace"` for text aligned
@@ -486,6 +490,11 @@ impl SourceConfig {
         let name = name.strip_suffix(".gz").unwrap_or(&name);
         if name.ends_with(".parquet") {
             Format::Parquet
+        } else if [".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            Format::Excel
         } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") || name.ends_with(".json") {
             Format::Jsonl
         } else {

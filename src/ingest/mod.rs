@@ -132,6 +132,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
         let sources = pending.len();
         for (i, (key, src, path)) in pending.into_iter().enumerate() {
             let name = &key;
+            let shown = source::shown(&path, src)?;
             let spec = Spec {
                 table,
                 mapping: &src.columns,
@@ -151,8 +152,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
             // transactions are sorted by customer on the way (sort.rs).
             let (rel, abs) = wh.new_file("data", table.name(), version, name);
             let sorted = table == Table::Transactions;
-            let mut merger =
-                Merger::new(table, display(&path), version, &mut known, &mut keys, abs);
+            let mut merger = Merger::new(table, shown.clone(), version, &mut known, &mut keys, abs);
             if sorted {
                 let wh = &wh;
                 merger = merger.sorted(move |i| {
@@ -173,7 +173,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
             let merged = merger.finish()?;
             let mut stats = merged.stats;
             stats.source = name.clone();
-            stats.path = display(&path);
+            stats.path = shown;
             debug_assert_eq!(stats.read, stats.loaded + stats.rejected + stats.duplicates);
             if let Err(refused) = check_reject_rate(name, src, &stats, wh.manifest.version) {
                 // The files this load wrote are not in any manifest: removed now, under the lock.

@@ -199,3 +199,138 @@ fn a_pattern_of_daily_exports_loads_each_new_file_once_and_reports_a_vanished_on
         "{err}"
     );
 }
+
+fn excel(name: &str) -> std::path::PathBuf {
+    repo().join("tests/data/excel").join(name)
+}
+
+const EXCEL_COLUMNS: &str = "[sources.orders.columns]\ntransaction_id = \"Order Line\"\n\
+    customer_id = \"Customer\"\nts = \"Date\"\namount = \"Total\"\nproduct_category = \"Category\"\n";
+
+/// The workbook an account manager saved (tests/data/excel/make_workbooks.py writes it from
+/// orders.csv): ids typed as numbers, timestamps as Excel date cells, the data on the second
+/// sheet. Loaded through `sheet` and a mapping, its rows and its RFM equal the CSV's.
+#[test]
+fn an_excel_workbook_loads_through_a_mapping_and_its_rfm_equals_the_csv() {
+    let sb = Sandbox::new();
+    let cfg_xlsx = sb.write(
+        "xlsx.toml",
+        &format!(
+            "[warehouse]\npath = \"wh-xlsx\"\n[sources.orders]\ntable = \"transactions\"\n\
+             path = {:?}\nsheet = \"Orders\"\n{EXCEL_COLUMNS}",
+            excel("orders.xlsx").to_str().unwrap()
+        ),
+    );
+    let cfg_csv = sb.write(
+        "csv.toml",
+        &format!(
+            "[warehouse]\npath = \"wh-csv\"\n[sources.orders]\ntable = \"transactions\"\npath = {:?}\n",
+            excel("orders.csv").to_str().unwrap()
+        ),
+    );
+    let out = sb.ok(&["ingest", "--config", cfg_xlsx.to_str().unwrap()]);
+    assert!(
+        out.contains("orders: read 34 = loaded 34 + rejected 0 + duplicates 0"),
+        "{out}"
+    );
+    assert!(out.contains("orders.xlsx#Orders"), "{out}");
+    sb.ok(&["ingest", "--config", cfg_csv.to_str().unwrap()]);
+    // A second load of the unchanged workbook adds nothing.
+    let again = sb.ok(&["ingest", "--config", cfg_xlsx.to_str().unwrap()]);
+    assert!(
+        again.contains("(unchanged, skipped)") && !again.contains(": read "),
+        "{again}"
+    );
+
+    let rows = |cfg: &std::path::Path| {
+        sb.csv(
+            cfg,
+            "select transaction_id, customer_id, ts, amount, product_category from transactions order by transaction_id",
+            &[],
+        )
+    };
+    let (from_xlsx, from_csv) = (rows(&cfg_xlsx), rows(&cfg_csv));
+    assert_eq!(from_xlsx.len(), 35);
+    assert_eq!(from_xlsx, from_csv);
+    let rfm = |cfg: &std::path::Path| {
+        sb.ok(&[
+            "rfm",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--as-of",
+            "2025-01-01",
+            "--format",
+            "csv",
+        ])
+    };
+    let (a, b) = (rfm(&cfg_xlsx), rfm(&cfg_csv));
+    assert_eq!(a.lines().count(), 12 + 1, "{a}");
+    assert!(a == b, "the RFM tables differ:\n{a}\n{b}");
+}
+
+/// Text dates parse with the source's timestamp_format beside date cells; an amount that is no
+/// number and an Excel error value reject their rows, named by the sheet and the row number
+/// Excel shows; a sheet that is not there fails the load, listing the sheets there are.
+#[test]
+fn a_bad_excel_row_is_rejected_by_sheet_and_row() {
+    let sb = Sandbox::new();
+    let cfg = sb.write(
+        "crm.toml",
+        &format!(
+            "[warehouse]\npath = \"wh\"\n[sources.orders]\ntable = \"transactions\"\npath = {:?}\n\
+             timestamp_format = \"%d.%m.%Y %H:%M\"\nmax_reject_rate = 0.5\n{EXCEL_COLUMNS}",
+            excel("orders_bad.xlsx").to_str().unwrap()
+        ),
+    );
+    let out = sb.ok(&["ingest"]);
+    assert!(
+        out.contains("orders: read 5 = loaded 3 + rejected 2 + duplicates 0"),
+        "{out}"
+    );
+    let rejects = sb.csv(
+        &cfg,
+        "select record_number, reason, source_file from rejects order by record_number",
+        &[],
+    );
+    assert_eq!(rejects.len(), 3, "{rejects:?}");
+    assert_eq!(rejects[1][0], "4");
+    assert!(
+        rejects[1][1].starts_with("unparsable number in amount"),
+        "{rejects:?}"
+    );
+    assert_eq!(rejects[2][0], "5");
+    assert_eq!(rejects[2][1], "Excel error value #DIV/0! in Total");
+    for r in &rejects[1..] {
+        assert!(r[2].ends_with("orders_bad.xlsx#Orders"), "{r:?}");
+    }
+    let loaded = sb.csv(
+        &cfg,
+        "select transaction_id, ts, amount from transactions order by 1",
+        &[],
+    );
+    assert_eq!(loaded[1][0], "1");
+    assert!(
+        loaded[1][1].starts_with("2024-12-05T09:30:00"),
+        "{loaded:?}"
+    );
+    assert_eq!(loaded[2][0], "2");
+    assert!(
+        loaded[2][1].starts_with("2024-12-06T14:05:00"),
+        "{loaded:?}"
+    );
+    assert_eq!(loaded[2][2], "20.5");
+
+    let missing = sb.write(
+        "missing.toml",
+        &format!(
+            "[warehouse]\npath = \"wh2\"\n[sources.orders]\ntable = \"transactions\"\npath = {:?}\n\
+             sheet = \"Sales\"\n{EXCEL_COLUMNS}",
+            excel("orders_bad.xlsx").to_str().unwrap()
+        ),
+    );
+    let err = sb.fails(&["ingest", "--config", missing.to_str().unwrap()]);
+    assert!(
+        err.contains("no sheet named \"Sales\"; the workbook has Orders"),
+        "{err}"
+    );
+}

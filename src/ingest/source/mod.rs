@@ -15,9 +15,10 @@
 //! starts inside a record.
 //!
 //! `files.rs` lists the files a source names (one, a folder's, a pattern's). One file per format: `csv.rs` (the parallel cutter and parser), `whitespace.rs`
-//! (whitespace-aligned text), `jsonl.rs`, `parquet.rs`.
+//! (whitespace-aligned text), `jsonl.rs`, `parquet.rs`, `excel.rs` (workbooks).
 
 mod csv;
+pub mod excel;
 pub mod files;
 mod jsonl;
 mod parquet;
@@ -25,6 +26,7 @@ mod whitespace;
 
 pub use csv::CHUNK_ENV;
 use csv::read_csv;
+use excel::read_excel;
 use jsonl::read_jsonl;
 use parquet::read_parquet;
 use whitespace::read_whitespace;
@@ -105,8 +107,21 @@ pub fn read(
             read_parquet(path, spec, merger)?;
             return warehouse::fingerprint(path);
         }
+        Format::Excel => {
+            read_excel(path, cfg, spec, merger)?;
+            return warehouse::fingerprint(path);
+        }
     }
     hashing.finish()
+}
+
+/// How a file is named in the load's counts and its rejects: its path, and for a workbook the
+/// sheet read (`orders.xlsx#Orders`).
+pub fn shown(path: &Path, cfg: &SourceConfig) -> Result<String> {
+    Ok(match cfg.format_of(path) {
+        Format::Excel => format!("{}#{}", path.display(), excel::sheet_of(path, cfg)?),
+        _ => path.display().to_string(),
+    })
 }
 
 fn source_name(path: &Path) -> String {
