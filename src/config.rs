@@ -422,7 +422,20 @@ pub use crate::warehouse::tables::Table;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
+    /// The export: a file, a folder or a pattern. Empty for a database source (`url`).
+    #[serde(default)]
     pub path: PathBuf,
+    /// A PostgreSQL database (`postgresql://user@host:port/db`) instead of a file; the password
+    /// comes from the environment variable `password_env`, never from the config.
+    pub url: Option<String>,
+    #[serde(default = "default_password_env")]
+    pub password_env: String,
+    /// The database table (or view) a database source reads, or `query`: one of the two.
+    pub db_table: Option<String>,
+    pub query: Option<String>,
+    /// A column that grows when a row is written (Odoo's `write_date`): a load reads only rows
+    /// past the highest value the last load saw, recorded in the manifest.
+    pub incremental_column: Option<String>,
     /// Target table; defaults to the source's name.
     pub table: Option<Table>,
     /// `csv`, `jsonl`, `parquet` or `excel`; guessed from the file name when absent.
@@ -455,6 +468,9 @@ pub struct SourceConfig {
     pub columns: BTreeMap<String, String>,
 }
 
+fn default_password_env() -> String {
+    "PGPASSWORD".into()
+}
 fn default_max_reject_rate() -> f64 {
     0.10
 }
@@ -521,6 +537,15 @@ impl SourceConfig {
                 .is_some_and(|e| e.eq_ignore_ascii_case("gz")),
         }
     }
+}
+
+/// Whether a database URL carries a password (`user:secret@host`).
+fn url_has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
 }
 
 impl Config {
@@ -594,6 +619,33 @@ impl Config {
                     "sources.{name}.max_reject_rate = {}: a share between 0 and 1 (0.1 is 10%)",
                     source.max_reject_rate
                 )));
+            }
+            match (&source.url, source.path.as_os_str().is_empty()) {
+                (Some(_), false) => {
+                    return Err(err(format!(
+                        "sources.{name}: give either path (a file) or url (a database), not both"
+                    )));
+                }
+                (None, true) => return Err(err(format!("sources.{name}: path is missing"))),
+                (Some(url), true) => {
+                    if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+                        return Err(err(format!(
+                            "sources.{name}.url: only PostgreSQL is supported (postgresql://user@host:port/database)"
+                        )));
+                    }
+                    if url_has_password(url) {
+                        return Err(err(format!(
+                            "sources.{name}.url holds a password: put it in the environment variable {} instead (password_env)",
+                            source.password_env
+                        )));
+                    }
+                    if source.db_table.is_some() == source.query.is_some() {
+                        return Err(err(format!(
+                            "sources.{name}: a database source reads either db_table or query (one of the two)"
+                        )));
+                    }
+                }
+                (None, false) => {}
             }
             if source.table(name).is_none() {
                 return Err(err(format!(

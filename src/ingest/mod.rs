@@ -91,6 +91,12 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
     for (table, sources) in by_table {
         let mut pending = Vec::new();
         for (name, src) in sources {
+            if src.url.is_some() {
+                // A database has no file to fingerprint first: it is read, and what it already
+                // gave counts as duplicates (or, incremental, is not read again).
+                pending.push((name.clone(), src, PathBuf::new()));
+                continue;
+            }
             let files = source::files::list(name, &config.resolve(&src.path))?;
             // A file of a folder or pattern loaded before and no longer there: its rows stay
             // in the warehouse, and the report says the file is gone.
@@ -160,7 +166,16 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
                         .1
                 });
             }
-            let fp = source::read(&path, src, &spec, &mut merger)?;
+            let fp = if src.url.is_some() {
+                let watermark = wh
+                    .manifest
+                    .sources
+                    .get(name.as_str())
+                    .and_then(|f| f.watermark.as_deref());
+                source::postgres::read(src, &spec, &mut merger, watermark)?
+            } else {
+                source::read(&path, src, &spec, &mut merger)?
+            };
             if wh.manifest.sources.get(name.as_str()) != Some(&fp) {
                 next.sources.insert(name.clone(), fp);
                 changed = true;

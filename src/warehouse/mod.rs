@@ -96,8 +96,13 @@ pub struct TableEntry {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SourceFingerprint {
     pub path: String,
+    /// Bytes of a file; rows of a database source.
     pub size: u64,
     pub blake3: String,
+    /// A database source read incrementally: the highest `incremental_column` value (as
+    /// PostgreSQL writes it as text) the load saw; the next load reads the rows past it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -363,6 +368,7 @@ pub fn fingerprint(path: &Path) -> Result<SourceFingerprint> {
         path: path.display().to_string(),
         size,
         blake3: hasher.finalize().to_hex().to_string(),
+        watermark: None,
     })
 }
 
@@ -438,6 +444,7 @@ impl Fingerprinting {
             path: self.path.display().to_string(),
             size: self.size,
             blake3: hasher.finalize().to_hex().to_string(),
+            watermark: None,
         })
     }
 }

@@ -12,6 +12,7 @@ mod forecast;
 mod ingest;
 mod invariants;
 mod keys;
+mod pg;
 mod privacy;
 mod properties;
 mod report;

@@ -22,6 +22,7 @@ pub mod excel;
 pub mod files;
 mod jsonl;
 mod parquet;
+pub mod postgres;
 mod whitespace;
 
 pub use csv::CHUNK_ENV;
@@ -118,6 +119,9 @@ pub fn read(
 /// How a file is named in the load's counts and its rejects: its path, and for a workbook the
 /// sheet read (`orders.xlsx#Orders`).
 pub fn shown(path: &Path, cfg: &SourceConfig) -> Result<String> {
+    if cfg.url.is_some() {
+        return Ok(postgres::shown(cfg));
+    }
     Ok(match cfg.format_of(path) {
         Format::Excel => format!("{}#{}", path.display(), excel::sheet_of(path, cfg)?),
         _ => path.display().to_string(),
