@@ -2,7 +2,31 @@
 //! alone, keeps read = loaded + rejected + duplicates, and gives the same analyses as the same
 //! rows from CSV.
 
+use std::path::Path;
+
 use crate::common::*;
+
+/// The loaded transactions, in id order, as `crm query` prints them.
+fn transactions_of(sb: &Sandbox, cfg: &Path) -> Vec<Vec<String>> {
+    sb.csv(
+        cfg,
+        "select transaction_id, customer_id, ts, amount, product_category from transactions order by transaction_id",
+        &[],
+    )
+}
+
+/// `crm rfm` as CSV for a config and as_of.
+fn rfm_of(sb: &Sandbox, cfg: &Path, as_of: &str) -> String {
+    sb.ok(&[
+        "rfm",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--as-of",
+        as_of,
+        "--format",
+        "csv",
+    ])
+}
 
 /// CDNOW's original `CDNOW_master.txt` layout, written from the CSV the repository carries:
 /// fields aligned by runs of spaces, leading spaces, dates as yyyymmdd, CRLF line ends, no
@@ -52,18 +76,10 @@ fn cdnow_in_its_original_whitespace_layout_loads_through_the_config_and_matches_
         "{out}"
     );
     sb.ok(&["ingest", "--config", cfg_csv.to_str().unwrap()]);
-    let rfm = |cfg: &std::path::Path| {
-        sb.ok(&[
-            "rfm",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--as-of",
-            "1998-07-01",
-            "--format",
-            "csv",
-        ])
-    };
-    let (from_txt, from_csv) = (rfm(&cfg_txt), rfm(&cfg_csv));
+    let (from_txt, from_csv) = (
+        rfm_of(&sb, &cfg_txt, "1998-07-01"),
+        rfm_of(&sb, &cfg_csv, "1998-07-01"),
+    );
     assert_eq!(from_txt.lines().count(), 23502 + 1);
     assert!(from_txt == from_csv, "the RFM tables differ");
 }
@@ -242,28 +258,16 @@ fn an_excel_workbook_loads_through_a_mapping_and_its_rfm_equals_the_csv() {
         "{again}"
     );
 
-    let rows = |cfg: &std::path::Path| {
-        sb.csv(
-            cfg,
-            "select transaction_id, customer_id, ts, amount, product_category from transactions order by transaction_id",
-            &[],
-        )
-    };
-    let (from_xlsx, from_csv) = (rows(&cfg_xlsx), rows(&cfg_csv));
+    let (from_xlsx, from_csv) = (
+        transactions_of(&sb, &cfg_xlsx),
+        transactions_of(&sb, &cfg_csv),
+    );
     assert_eq!(from_xlsx.len(), 35);
     assert_eq!(from_xlsx, from_csv);
-    let rfm = |cfg: &std::path::Path| {
-        sb.ok(&[
-            "rfm",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--as-of",
-            "2025-01-01",
-            "--format",
-            "csv",
-        ])
-    };
-    let (a, b) = (rfm(&cfg_xlsx), rfm(&cfg_csv));
+    let (a, b) = (
+        rfm_of(&sb, &cfg_xlsx, "2025-01-01"),
+        rfm_of(&sb, &cfg_csv, "2025-01-01"),
+    );
     assert_eq!(a.lines().count(), 12 + 1, "{a}");
     assert!(a == b, "the RFM tables differ:\n{a}\n{b}");
 }
@@ -413,36 +417,18 @@ fn postgresql_csv_and_excel_give_the_same_rows_and_rfm() {
     sb.ok(&["ingest", "--config", cfg_csv.to_str().unwrap()]);
     sb.ok(&["ingest", "--config", cfg_xlsx.to_str().unwrap()]);
 
-    let rows = |cfg: &std::path::Path| {
-        sb.csv(
-            cfg,
-            "select transaction_id, customer_id, ts, amount, product_category from transactions order by transaction_id",
-            &[],
-        )
-    };
-    let from_csv = rows(&cfg_csv);
+    let from_csv = transactions_of(&sb, &cfg_csv);
     assert_eq!(from_csv.len(), 35);
-    assert_eq!(rows(&cfg_pg), from_csv);
-    assert_eq!(rows(&cfg_xlsx), from_csv);
-    let rfm = |cfg: &std::path::Path| {
-        sb.ok(&[
-            "rfm",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--as-of",
-            "2025-01-01",
-            "--format",
-            "csv",
-        ])
-    };
-    let from_csv = rfm(&cfg_csv);
+    assert_eq!(transactions_of(&sb, &cfg_pg), from_csv);
+    assert_eq!(transactions_of(&sb, &cfg_xlsx), from_csv);
+    let from_csv = rfm_of(&sb, &cfg_csv, "2025-01-01");
     assert_eq!(from_csv.lines().count(), 13);
     assert!(
-        rfm(&cfg_pg) == from_csv,
+        rfm_of(&sb, &cfg_pg, "2025-01-01") == from_csv,
         "PostgreSQL's RFM differs from the CSV's"
     );
     assert!(
-        rfm(&cfg_xlsx) == from_csv,
+        rfm_of(&sb, &cfg_xlsx, "2025-01-01") == from_csv,
         "Excel's RFM differs from the CSV's"
     );
 

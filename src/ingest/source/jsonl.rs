@@ -1,11 +1,10 @@
 //! JSON Lines exports, one record per line, read in batches.
 
-use std::io::BufRead;
 use std::path::Path;
 
-use super::{BATCH_ROWS, flush, open, source_name};
+use super::{BATCH_ROWS, each_line, flush, open, source_name};
 use crate::config::SourceConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ingest::load::Merger;
 use crate::ingest::parse::{Raws, RowParser, Spec};
 use crate::warehouse::Fingerprinting;
@@ -23,27 +22,9 @@ pub(super) fn read_jsonl(
     let mut parser = RowParser::new(spec, &header);
     let mut batch = parser.batch(BATCH_ROWS, Raws::Stored(Vec::new()));
     let mut checked = false;
-    let mut buf = Vec::new();
-    let mut number = 0u64;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::source(path, format!("read failed: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        number += 1;
-        let (line, flag) = match std::str::from_utf8(&buf) {
-            Ok(s) => (std::borrow::Cow::Borrowed(s), None),
-            Err(_) => (
-                String::from_utf8_lossy(&buf),
-                Some("non-UTF-8 bytes, decoded lossily".to_string()),
-            ),
-        };
-        let line = line.trim_end_matches(['\n', '\r']);
+    each_line(&mut reader, path, |number, line, flag| {
         if line.trim().is_empty() {
-            continue;
+            return Ok(());
         }
         let mut values: Vec<Option<String>> = Vec::new();
         let mut problem = None;
@@ -87,7 +68,8 @@ pub(super) fn read_jsonl(
         if batch.read() as usize >= BATCH_ROWS {
             flush(&mut batch, &parser, merger)?;
         }
-    }
+        Ok(())
+    })?;
     merger.merge(batch, &parser)?;
     if let Some(pb) = progress {
         pb.finish_and_clear();

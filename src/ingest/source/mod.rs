@@ -128,6 +128,35 @@ pub fn shown(path: &Path, cfg: &SourceConfig) -> Result<String> {
     })
 }
 
+/// Calls `each` with every line of a text export: its number (from 1), its text without the line
+/// end (LF or CRLF), and a flag when the line was not UTF-8 (then decoded lossily).
+fn each_line(
+    reader: &mut dyn BufRead,
+    path: &Path,
+    mut each: impl FnMut(u64, &str, Option<String>) -> Result<()>,
+) -> Result<()> {
+    let mut buf = Vec::new();
+    let mut number = 0u64;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::source(path, format!("read failed: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let (line, flag) = match std::str::from_utf8(&buf) {
+            Ok(s) => (std::borrow::Cow::Borrowed(s), None),
+            Err(_) => (
+                String::from_utf8_lossy(&buf),
+                Some("non-UTF-8 bytes, decoded lossily".to_string()),
+            ),
+        };
+        each(number, line.trim_end_matches(['\n', '\r']), flag)?;
+    }
+}
+
 fn source_name(path: &Path) -> String {
     path.display().to_string()
 }

@@ -4,10 +4,9 @@
 //! `   00001 19970101  1  11.77`. Read line by line, in batches, like JSON Lines; a line with
 //! the wrong number of fields is rejected with its line number and text.
 
-use std::io::BufRead;
 use std::path::Path;
 
-use super::{BATCH_ROWS, flush, open, source_name};
+use super::{BATCH_ROWS, each_line, flush, open, source_name};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 use crate::ingest::load::Merger;
@@ -25,67 +24,45 @@ pub(super) fn read_whitespace(
     let mut parser: Option<RowParser> = None;
     let mut batch = None;
     let mut expected = 0usize;
-    let mut buf = Vec::new();
-    let mut number = 0u64;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::source(path, format!("read failed: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        number += 1;
-        let (line, flag) = match std::str::from_utf8(&buf) {
-            Ok(s) => (std::borrow::Cow::Borrowed(s), None),
-            Err(_) => (
-                String::from_utf8_lossy(&buf),
-                Some("non-UTF-8 bytes, decoded lossily".to_string()),
-            ),
-        };
-        let line = line.trim_end_matches(['\n', '\r']);
+    each_line(&mut reader, path, |number, line, flag| {
         let fields: Vec<&str> = fields(line);
         if fields.is_empty() {
-            continue;
+            return Ok(());
         }
-        let Some(p) = &parser else {
-            // The first line that holds anything: the header, or the field count.
-            let names: Vec<String> = if cfg.has_header {
-                let mut names: Vec<String> = fields
-                    .iter()
-                    .map(|f| f.trim_start_matches('\u{feff}').to_string())
-                    .collect();
-                super::csv::dedupe_names(&mut names);
-                names
-            } else {
-                (1..=fields.len()).map(|i| format!("column_{i}")).collect()
-            };
-            expected = names.len();
-            let p = RowParser::new(spec, &names);
-            p.check_required(&source_name(path))?;
-            batch = Some(p.batch(BATCH_ROWS, Raws::Stored(Vec::new())));
-            parser = Some(p);
-            if cfg.has_header {
-                continue;
+        let (p, b) = match (&parser, &mut batch) {
+            (Some(p), Some(b)) => (p, b),
+            _ => {
+                // The first line that holds anything: the header, or the field count.
+                let names: Vec<String> = if cfg.has_header {
+                    let mut names: Vec<String> = fields
+                        .iter()
+                        .map(|f| f.trim_start_matches('\u{feff}').to_string())
+                        .collect();
+                    super::csv::dedupe_names(&mut names);
+                    names
+                } else {
+                    (1..=fields.len()).map(|i| format!("column_{i}")).collect()
+                };
+                expected = names.len();
+                let p = RowParser::new(spec, &names);
+                p.check_required(&source_name(path))?;
+                batch = Some(p.batch(BATCH_ROWS, Raws::Stored(Vec::new())));
+                parser = Some(p);
+                if cfg.has_header {
+                    return Ok(());
+                }
+                (
+                    parser.as_ref().expect("just set"),
+                    batch.as_mut().expect("just set"),
+                )
             }
-            let p = parser.as_ref().expect("just set");
-            parse_line(
-                p,
-                batch.as_mut().expect("just set"),
-                number,
-                &fields,
-                line,
-                expected,
-                flag,
-            );
-            continue;
         };
-        let b = batch.as_mut().expect("set with the parser");
         parse_line(p, b, number, &fields, line, expected, flag);
         if b.read() as usize >= BATCH_ROWS {
             flush(b, p, merger)?;
         }
-    }
+        Ok(())
+    })?;
     let (Some(parser), Some(batch)) = (parser, batch) else {
         return Err(Error::source(path, "empty file: no header"));
     };
