@@ -17,43 +17,27 @@ fn main() {
         "/// (layer, view name, SQL) for every query file, layer by layer.\npub const QUERIES: &[(&str, &str, &str)] = &[\n",
     );
     for layer in LAYERS {
-        let dir = root.join(layer);
-        println!("cargo:rerun-if-changed={}", dir.display());
-        for f in sql_files(&dir) {
-            println!("cargo:rerun-if-changed={}", f.display());
-            let name = f.file_stem().unwrap().to_string_lossy().to_string();
-            writeln!(
-                out,
-                "    ({layer:?}, {name:?}, include_str!({:?})),",
-                f.display().to_string()
-            )
-            .unwrap();
+        for (name, path) in sql_files(&root.join(layer)) {
+            writeln!(out, "    ({layer:?}, {name:?}, include_str!({path:?})),").unwrap();
         }
     }
     out.push_str("];\n");
     out.push_str(
         "/// (name, SQL) of every output query: read by name, never registered as a view.\npub const OUTPUTS: &[(&str, &str)] = &[\n",
     );
-    let dir = root.join("outputs");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    for f in sql_files(&dir) {
-        println!("cargo:rerun-if-changed={}", f.display());
-        let name = f.file_stem().unwrap().to_string_lossy().to_string();
-        writeln!(
-            out,
-            "    ({name:?}, include_str!({:?})),",
-            f.display().to_string()
-        )
-        .unwrap();
+    for (name, path) in sql_files(&root.join("outputs")) {
+        writeln!(out, "    ({name:?}, include_str!({path:?})),").unwrap();
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("queries.rs");
     std::fs::write(dest, out).unwrap();
 }
 
-/// The `.sql` files of a query folder, by name. A binary built without its views would fail on
-/// every command: a missing folder stops the build instead.
-fn sql_files(dir: &Path) -> Vec<std::path::PathBuf> {
+/// (name, path) of the `.sql` files of a query folder, by name, each watched for changes. A
+/// binary built without its views would fail on every command: a missing folder stops the build
+/// instead.
+fn sql_files(dir: &Path) -> Vec<(String, String)> {
+    println!("cargo:rerun-if-changed={}", dir.display());
     let entries = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot read the query folder {}: {e}", dir.display()));
     let mut files: Vec<_> = entries
@@ -62,4 +46,11 @@ fn sql_files(dir: &Path) -> Vec<std::path::PathBuf> {
         .collect();
     files.sort();
     files
+        .into_iter()
+        .map(|f| {
+            println!("cargo:rerun-if-changed={}", f.display());
+            let name = f.file_stem().unwrap().to_string_lossy().to_string();
+            (name, f.display().to_string())
+        })
+        .collect()
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use tokio_postgres::{IsolationLevel, NoTls};
 
-use super::BATCH_ROWS;
+use super::{BATCH_ROWS, flush};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 use crate::ingest::load::Merger;
@@ -141,11 +141,7 @@ pub fn read(
                 parser.parse(&mut batch, number, &values, &raw, None, None);
             }
             if batch.read() as usize >= BATCH_ROWS {
-                let full = std::mem::replace(
-                    &mut batch,
-                    parser.batch(BATCH_ROWS, Raws::Stored(Vec::new())),
-                );
-                merger.merge(full, &parser)?;
+                flush(&mut batch, &parser, merger)?;
             }
             if rows.len() < FETCH_ROWS as usize {
                 break;
