@@ -327,6 +327,15 @@ pub struct SampleArgs {
     /// Output folder (created).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Also write the sample into this PostgreSQL database with an Odoo-like schema
+    /// (res_partner, sale_order, sale_order_line, mail_message, ...), and beside the exports a
+    /// pipeline config (pipeline-postgres.toml) that reads it. The database must not have these
+    /// tables yet; the URL holds no password.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// The environment variable holding the database password.
+    #[arg(long, value_name = "NAME", default_value = "PGPASSWORD")]
+    pub password_env: String,
 }
 
 #[derive(Debug, Args)]

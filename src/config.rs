@@ -540,7 +540,7 @@ impl SourceConfig {
 }
 
 /// Whether a database URL carries a password (`user:secret@host`).
-fn url_has_password(url: &str) -> bool {
+pub fn url_has_password(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?']).next().unwrap_or("");
     authority

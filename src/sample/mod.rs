@@ -17,6 +17,7 @@
 //! About 615 lines: the three exports' writers, each with the formats of the system it imitates;
 //! the simulated customers and their histories live in `world.rs`.
 
+pub mod postgres;
 mod world;
 
 use std::fs::File;
