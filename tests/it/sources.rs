@@ -497,12 +497,19 @@ fn an_incremental_postgresql_load_reads_only_the_rows_changed_since_the_last() {
         out.contains("orders: read 2 = loaded 1 + rejected 1 + duplicates 0"),
         "{out}"
     );
-    let rejects = sb.csv(&cfg, "select record_number, reason from rejects", &[]);
+    let rejects = sb.csv(
+        &cfg,
+        "select record_number, reason, raw_record from rejects",
+        &[],
+    );
     assert_eq!(rejects.len(), 2, "{rejects:?}");
     assert!(
         rejects[1][1].starts_with("missing required field customer_id"),
         "{rejects:?}"
     );
+    // The row's position in the result, and the table's primary key.
+    assert_eq!(rejects[1][0], "2", "{rejects:?}");
+    assert!(rejects[1][2].starts_with("[id=2002] 2002,,"), "{rejects:?}");
     let count = sb.csv(
         &cfg,
         "select count(*), round(sum(amount), 2) from transactions",

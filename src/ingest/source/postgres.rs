@@ -83,6 +83,22 @@ pub fn read(
             .map(|c| (c.name().to_string(), c.type_().name().to_string()))
             .collect();
         let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+        // A table's primary key, to name a rejected row by it beside its position.
+        let key: Vec<usize> = match &cfg.db_table {
+            Some(table) => tx
+                .query(
+                    "select a.attname::text from pg_index i \
+                     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey) \
+                     where i.indrelid = $1::text::regclass and i.indisprimary order by a.attnum",
+                    &[&quote_path(table)],
+                )
+                .await
+                .map_err(fail)?
+                .iter()
+                .filter_map(|r| names.iter().position(|n| *n == r.get::<_, String>(0)))
+                .collect(),
+            None => Vec::new(),
+        };
 
         let mut filter = String::new();
         let mut new_watermark = None;
@@ -136,7 +152,7 @@ pub fn read(
                 let raw = || {
                     let texts: Vec<String> =
                         values.iter().map(|v| v.unwrap_or("").to_string()).collect();
-                    raw_csv(&texts, b',', b'"')
+                    with_key(&key, &names, &values, raw_csv(&texts, b',', b'"'))
                 };
                 parser.parse(&mut batch, number, &values, &raw, None, None);
             }
@@ -158,6 +174,19 @@ pub fn read(
             watermark: new_watermark,
         })
     })
+}
+
+/// A rejected row's raw record, led by its primary key when the table has one
+/// (`[id=2002] 2002,,2024-12-07T11:00:00,...`).
+fn with_key(key: &[usize], names: &[String], values: &[Option<&str>], raw: String) -> String {
+    if key.is_empty() {
+        return raw;
+    }
+    let parts: Vec<String> = key
+        .iter()
+        .map(|&i| format!("{}={}", names[i], values[i].unwrap_or("NULL")))
+        .collect();
+    format!("[{}] {raw}", parts.join(", "))
 }
 
 /// A column as the text an export would hold.
@@ -200,5 +229,16 @@ mod tests {
         assert_eq!(literal("2024-12-06 10:00:00'"), "'2024-12-06 10:00:00'''");
         assert!(as_text("write_date", "timestamp").starts_with("to_char(q.\"write_date\""));
         assert_eq!(as_text("id", "int4"), "q.\"id\"::text as \"id\"");
+    }
+
+    #[test]
+    fn a_rejected_row_is_led_by_its_primary_key() {
+        let names = ["order_id".to_string(), "line".into(), "amount".into()];
+        let values = [Some("SO-1"), Some("2"), None];
+        assert_eq!(
+            with_key(&[0, 1], &names, &values, "SO-1,2,".into()),
+            "[order_id=SO-1, line=2] SO-1,2,"
+        );
+        assert_eq!(with_key(&[], &names, &values, "x".into()), "x");
     }
 }
