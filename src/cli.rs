@@ -62,6 +62,48 @@ pub enum Command {
     Report(ReportHtmlArgs),
     /// The nightly batch: ingest what changed, run the analyses, write OUT/<as_of>/.
     Run(RunArgs),
+    /// A Ballista scheduler for cluster runs (`--cluster df://HOST:PORT`); runs until stopped.
+    Scheduler(SchedulerArgs),
+    /// A Ballista executor serving a `crm scheduler`; runs until stopped.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// The port clients (`--cluster df://HOST:PORT`) and executors connect to.
+    #[arg(long, default_value_t = 50050)]
+    pub port: u16,
+    /// The address to listen on (0.0.0.0 for every interface).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// The host name others reach this machine by [default: the --bind address]
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler to serve (HOST:PORT, or df://HOST:PORT).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub scheduler: String,
+    /// The port its shuffle data is served on (Arrow Flight).
+    #[arg(long, default_value_t = 50051)]
+    pub port: u16,
+    /// The port of its task service [default: --port + 1]
+    #[arg(long)]
+    pub grpc_port: Option<u16>,
+    /// The address to listen on (0.0.0.0 for every interface).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// The host name the scheduler and other executors reach it by [default: the --bind address]
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+    /// Tasks it runs at once [default: the machine's cores]
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub concurrency: usize,
+    /// Folder for its shuffle files [default: a temporary folder]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +318,10 @@ pub struct WarehouseArgs {
     /// [default: engine.memory_limit from the config, else no limit]
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Run the queries on the Ballista cluster whose scheduler is here (df://HOST:PORT); the
+    /// model fits stay on this machine [default: engine.cluster from the config, else local]
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -395,4 +441,8 @@ pub struct RunArgs {
     /// [default: engine.memory_limit from the config, else no limit]
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Run the queries on the Ballista cluster whose scheduler is here (df://HOST:PORT); the
+    /// model fits stay on this machine [default: engine.cluster from the config, else local]
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }

@@ -57,6 +57,9 @@ pub struct EngineConfig {
     /// spill to temporary files instead of growing. Unset: no limit.
     #[serde(default)]
     pub memory_limit: Option<String>,
+    /// The Ballista scheduler the queries run on (`df://host:port`); unset: on this machine.
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 impl EngineConfig {

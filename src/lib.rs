@@ -41,5 +41,7 @@ pub fn run(cli: cli::Cli) -> Result<()> {
         Command::Cluster(a) => cmd::cluster::run(a),
         Command::Report(a) => cmd::report::run(a),
         Command::Run(a) => cmd::run::run(a),
+        Command::Scheduler(a) => cmd::serve::scheduler(a),
+        Command::Executor(a) => cmd::serve::executor(a),
     }
 }

@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
 use datafusion::common::{DataFusionError, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
 
 const EPOCH_CE: i32 = 719_163;
@@ -220,6 +220,13 @@ fn per_index<T>(
 }
 
 pub fn register(ctx: &SessionContext) {
+    for udf in udfs() {
+        ctx.register_udf(udf);
+    }
+}
+
+/// `period_index`, `period_label` and `period_start`.
+pub fn udfs() -> [ScalarUDF; 3] {
     let index_udf = create_udf(
         "period_index",
         vec![DataType::Date32, DataType::Utf8],
@@ -277,9 +284,7 @@ pub fn register(ctx: &SessionContext) {
             ))
         }),
     );
-    for udf in [index_udf, label_udf, start_udf] {
-        ctx.register_udf(udf);
-    }
+    [index_udf, label_udf, start_udf]
 }
 
 /// The report zone's wall clock for every instant of `ts` (micros since the epoch, UTC), as
@@ -313,44 +318,83 @@ fn local_micros(
 /// than through a date object per row. Functions of the session, bound to the zone, so every
 /// query shares them.
 pub fn register_report_time(ctx: &SessionContext, tz: chrono_tz::Tz) {
-    use datafusion::arrow::datatypes::{TimeUnit, TimestampMicrosecondType};
-    let utc_ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    let as_utc = move |args: &[ColumnarValue]| -> datafusion::error::Result<ArrayRef> {
-        let ts = args[0].to_array(1)?;
-        Ok(datafusion::arrow::compute::cast(
+    for udf in report_time_udfs(tz) {
+        ctx.register_udf(udf);
+    }
+}
+
+/// `to_report_time` and `to_report_date` bound to the zone `tz`.
+pub fn report_time_udfs(tz: chrono_tz::Tz) -> [ScalarUDF; 2] {
+    [false, true].map(|date| ScalarUDF::new_from_impl(ReportTime::new(tz, date)))
+}
+
+/// `to_report_time(ts)` (or, with `date`, `to_report_date(ts)`) in the zone `zone`: a function
+/// with its zone as a field, so a plan sent to a cluster can say which zone it is bound to.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ReportTime {
+    pub zone: chrono_tz::Tz,
+    date: bool,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl ReportTime {
+    fn new(zone: chrono_tz::Tz, date: bool) -> ReportTime {
+        use datafusion::arrow::datatypes::TimeUnit;
+        let utc_ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        ReportTime {
+            zone,
+            date,
+            signature: datafusion::logical_expr::Signature::exact(
+                vec![utc_ts],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for ReportTime {
+    fn name(&self) -> &str {
+        if self.date {
+            "to_report_date"
+        } else {
+            "to_report_time"
+        }
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+        use datafusion::arrow::datatypes::TimeUnit;
+        Ok(if self.date {
+            DataType::Date32
+        } else {
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        })
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        use datafusion::arrow::datatypes::{TimeUnit, TimestampMicrosecondType};
+        const MICROS_PER_DAY: i64 = 86_400_000_000;
+        let ts = args.args[0].to_array(args.number_rows)?;
+        let ts = datafusion::arrow::compute::cast(
             &ts,
             &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        )?)
-    };
-    let time = create_udf(
-        "to_report_time",
-        vec![utc_ts.clone()],
-        DataType::Timestamp(TimeUnit::Microsecond, None),
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            let ts = as_utc(args)?;
-            let local = local_micros(ts.as_primitive::<TimestampMicrosecondType>(), tz);
-            Ok(ColumnarValue::Array(Arc::new(local) as ArrayRef))
-        }),
-    );
-    let date = create_udf(
-        "to_report_date",
-        vec![utc_ts],
-        DataType::Date32,
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| {
-            const MICROS_PER_DAY: i64 = 86_400_000_000;
-            let ts = as_utc(args)?;
-            let local = local_micros(ts.as_primitive::<TimestampMicrosecondType>(), tz);
-            let days: Date32Array =
-                datafusion::arrow::compute::kernels::arity::unary(&local, |m: i64| {
-                    m.div_euclid(MICROS_PER_DAY) as i32
-                });
-            Ok(ColumnarValue::Array(Arc::new(days) as ArrayRef))
-        }),
-    );
-    ctx.register_udf(time);
-    ctx.register_udf(date);
+        )?;
+        let local = local_micros(ts.as_primitive::<TimestampMicrosecondType>(), self.zone);
+        if !self.date {
+            return Ok(ColumnarValue::Array(Arc::new(local) as ArrayRef));
+        }
+        let days: Date32Array =
+            datafusion::arrow::compute::kernels::arity::unary(&local, |m: i64| {
+                m.div_euclid(MICROS_PER_DAY) as i32
+            });
+        Ok(ColumnarValue::Array(Arc::new(days) as ArrayRef))
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod rfm;
 pub mod run;
 pub mod sample;
 pub mod segment;
+pub mod serve;
 pub mod table_set;
 
 use std::path::Path;
@@ -42,7 +43,19 @@ pub fn resolve_config(args: &WarehouseArgs) -> Result<Config> {
         Config::load(&path)?
     };
     set_memory_limit(&mut config, args.memory_limit.as_deref())?;
+    set_cluster(&mut config, args.cluster.as_deref())?;
     Ok(config)
+}
+
+/// `--cluster` over the config's engine.cluster, checked before any work starts.
+pub fn set_cluster(config: &mut Config, flag: Option<&str>) -> Result<()> {
+    if let Some(url) = flag {
+        config.engine.cluster = Some(url.to_string());
+    }
+    if let Some(url) = &config.engine.cluster {
+        crate::engine::cluster::scheduler_address(url).map_err(Error::usage)?;
+    }
+    Ok(())
 }
 
 /// `--memory-limit` over the config's engine.memory_limit, checked before any work starts.

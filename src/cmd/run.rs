@@ -8,6 +8,7 @@ use crate::nightly;
 pub fn run(args: RunArgs) -> Result<()> {
     let mut config = Config::load(&args.config)?;
     super::set_memory_limit(&mut config, args.memory_limit.as_deref())?;
+    super::set_cluster(&mut config, args.cluster.as_deref())?;
     let out_root = args
         .out
         .clone()

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::warehouse::Warehouse;
 use crate::warehouse::tables;
 
+pub mod cluster;
 mod params;
 mod scan;
 mod views;
@@ -58,9 +59,14 @@ fn output_sql(name: &str) -> &'static str {
     }
 }
 
-/// The async runtime every command's queries run on.
+/// The async runtime every command's queries run on. Its threads get 32 MiB stacks, as
+/// Ballista's own scheduler and executor binaries give theirs: turning a plan into its wire form
+/// and back recurses once per node, and crm's analysis plans (views over views over marts) are
+/// deep enough to overflow the default 2 MiB in a cluster process. The stacks are address space,
+/// touched only as deep as a thread goes.
 pub fn async_runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(32 * 1024 * 1024)
         .enable_all()
         .build()
         .map_err(|e| Error::analysis("runtime", format!("cannot start the async runtime: {e}")))
@@ -108,15 +114,27 @@ impl Engine {
                 "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
                 "0.5",
             );
-        let ctx =
-            SessionContext::new_with_config_rt(session, runtime(config, warehouse.spill_dir())?);
+        // On a cluster the executors hold the memory and spill: the settings travel with the
+        // session, the runtime stays theirs.
+        let on_cluster = config.engine.cluster.is_some();
+        let ctx = match &config.engine.cluster {
+            Some(url) => cluster::remote_context(url, session).await?,
+            None => {
+                SessionContext::new_with_config_rt(session, runtime(config, warehouse.spill_dir())?)
+            }
+        };
         crate::periods::register(&ctx);
         crate::periods::register_report_time(&ctx, timezone);
-        // At least two ranges: on one core they cost nothing more than one stream.
+        // At least two ranges: on one core they cost nothing more than one stream. A cluster
+        // gets none: its tables are plain file listings every process can read.
         let cores = ctx.state().config().target_partitions();
-        let parts = CustomerParts::of(&warehouse, cores.max(2));
+        let parts = if on_cluster {
+            CustomerParts::default()
+        } else {
+            CustomerParts::of(&warehouse, cores.max(2))
+        };
         for table in TABLES {
-            register_table(&ctx, &warehouse, table, &parts).await?;
+            register_table(&ctx, &warehouse, table, &parts, on_cluster).await?;
         }
         let as_of = match as_of {
             Some(d) => d,
@@ -144,7 +162,7 @@ impl Engine {
             .tables
             .get("transactions")
             .is_none_or(|t| t.sorted_by.is_empty());
-        register_views(&ctx, sorted, parts.count()).await?;
+        register_views(&ctx, sorted, parts.count(), on_cluster).await?;
         pause_for_test();
         Ok(Engine {
             ctx,

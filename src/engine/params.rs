@@ -27,10 +27,19 @@ use crate::warehouse::Warehouse;
 /// so the hot views (every transaction passes through stg_transactions) filter and compute
 /// against literals instead of joining each row with the one-row `params` table.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct ParamFunction {
+pub(super) struct ParamFunction {
     name: String,
-    value: ScalarValue,
+    pub(super) value: ScalarValue,
     signature: Signature,
+}
+
+/// `name()` returning `value`.
+pub(super) fn param_udf(name: &str, value: ScalarValue) -> ScalarUDF {
+    ScalarUDF::new_from_impl(ParamFunction {
+        name: name.to_string(),
+        value,
+        signature: Signature::exact(vec![], Volatility::Immutable),
+    })
 }
 
 impl ScalarUDFImpl for ParamFunction {
@@ -62,11 +71,7 @@ pub(super) fn register_param_functions(ctx: &SessionContext, params: &RecordBatc
     for (field, column) in params.schema().fields().iter().zip(params.columns()) {
         let value =
             ScalarValue::try_from_array(column, 0).map_err(|e| Error::query("params", e))?;
-        ctx.register_udf(ScalarUDF::new_from_impl(ParamFunction {
-            name: format!("param_{}", field.name()),
-            value,
-            signature: Signature::exact(vec![], Volatility::Immutable),
-        }));
+        ctx.register_udf(param_udf(&format!("param_{}", field.name()), value));
     }
     Ok(())
 }

@@ -74,6 +74,7 @@ pub(super) async fn register_table(
     wh: &Warehouse,
     table: &str,
     parts: &CustomerParts,
+    on_cluster: bool,
 ) -> Result<()> {
     let schema = table_schema(table);
     let files = wh.table_files(table);
@@ -103,7 +104,7 @@ pub(super) async fn register_table(
     let plain = listing(options.clone())?;
     // Files written in an order (ingest/sort.rs) say so to the plans that stream over them.
     let provider: Arc<dyn TableProvider> = match wh.manifest.tables.get(table) {
-        Some(entry) if !entry.sorted_by.is_empty() => {
+        Some(entry) if !entry.sorted_by.is_empty() && !on_cluster => {
             let order = entry
                 .sorted_by
                 .iter()

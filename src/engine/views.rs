@@ -176,7 +176,14 @@ const BY_CUSTOMER_RANGE: [(&str, ByRange); 2] = [
 
 /// Creates every query file's view. Views of one layer may use each other in any order: a view
 /// whose inputs are not there yet is retried after the others.
-pub(super) async fn register_views(ctx: &SessionContext, sorted: bool, parts: usize) -> Result<()> {
+/// On a cluster the marts are plain views: a cached mart is rows in this process, which the
+/// executors cannot read.
+pub(super) async fn register_views(
+    ctx: &SessionContext,
+    sorted: bool,
+    parts: usize,
+    on_cluster: bool,
+) -> Result<()> {
     let mut pending: Vec<&(&str, &str, &str)> = QUERIES.iter().collect();
     while !pending.is_empty() {
         let mut failed = Vec::new();
@@ -184,7 +191,7 @@ pub(super) async fn register_views(ctx: &SessionContext, sorted: bool, parts: us
         for q in &pending {
             let (layer, name, sql) = **q;
             let sql = sql.trim().trim_end_matches(';');
-            let registered = if layer == "marts" {
+            let registered = if layer == "marts" && !on_cluster {
                 let by_range = BY_CUSTOMER_RANGE
                     .iter()
                     .find(|(mart, _)| *mart == name)

@@ -4,6 +4,7 @@
 mod bad_input;
 mod cdnow;
 mod cli;
+mod cluster;
 mod clv;
 mod common;
 mod data_tests;

@@ -1,0 +1,249 @@
+//! Cluster runs: a real Ballista scheduler and two executors (`crm scheduler`, `crm executor`,
+//! the binary under test, on free localhost ports), and every analysis the issue names gives
+//! exactly the answer of a local run, on the sample and on CDNOW. The processes are killed when
+//! the test ends, failed or not.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A scheduler and `executors` executors; killed on drop.
+struct Cluster {
+    children: Vec<Child>,
+    logs: tempfile::TempDir,
+    port: u16,
+}
+
+impl Cluster {
+    fn start(executors: usize) -> Cluster {
+        let logs = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut cluster = Cluster {
+            children: Vec::new(),
+            logs,
+            port,
+        };
+        cluster.spawn("scheduler", &["scheduler", "--port", &port.to_string()]);
+        cluster.wait_for(&[port]);
+        for i in 0..executors {
+            // Two ports each: the flight port and the one after it (the task service).
+            let flight = loop {
+                let p = free_port();
+                if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                    break p;
+                }
+            };
+            cluster.spawn(
+                &format!("executor{i}"),
+                &[
+                    "executor",
+                    "--scheduler",
+                    &format!("127.0.0.1:{port}"),
+                    "--port",
+                    &flight.to_string(),
+                    "--concurrency",
+                    "2",
+                ],
+            );
+        }
+        // Every executor registered with the scheduler.
+        let start = Instant::now();
+        while cluster
+            .log("scheduler")
+            .matches("register executor request")
+            .count()
+            < executors
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "executors did not register:\n{}",
+                cluster.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        cluster
+    }
+
+    fn spawn(&mut self, name: &str, args: &[&str]) {
+        let log = std::fs::File::create(self.logs.path().join(name)).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_crm"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start a cluster process");
+        self.children.push(child);
+    }
+
+    fn wait_for(&self, ports: &[u16]) {
+        let start = Instant::now();
+        for port in ports {
+            while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "nothing listens on {port}:\n{}",
+                    self.logs()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.logs.path().join(name)).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for e in std::fs::read_dir(self.logs.path()).unwrap() {
+            let p = e.unwrap().path();
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(30).collect();
+            out.push_str(&format!("== {}\n", p.display()));
+            for l in tail.into_iter().rev() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    fn url(&self) -> String {
+        format!("df://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `crm ARGS --format csv` locally and on the cluster: the same bytes.
+fn same_on_cluster(sb: &Sandbox, cluster: &Cluster, cfg: &Path, args: &[&str]) -> String {
+    let mut local = args.to_vec();
+    local.extend(["--config", cfg.to_str().unwrap(), "--format", "csv"]);
+    let here = sb.ok(&local);
+    let url = cluster.url();
+    let mut remote = local.clone();
+    remote.extend(["--cluster", url.as_str()]);
+    let out = sb
+        .cmd(&remote)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        describe(&remote, &out),
+        cluster.logs()
+    );
+    let there = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        here == there,
+        "{args:?} differs on the cluster:\nlocal:\n{here}\ncluster:\n{there}"
+    );
+    assert!(here.lines().count() > 1, "{args:?} gave no rows: {here}");
+    here
+}
+
+const ANALYSES: [&[&str]; 19] = [
+    &["rfm"],
+    &["segment", "--by", "rfm"],
+    &["segment", "--by", "demographic"],
+    &["segment", "--by", "geographic"],
+    &["segment", "--by", "behavioural"],
+    &["retention"],
+    &["retention", "--cohorts"],
+    &["retention", "--growth"],
+    &["lifecycle"],
+    &["interactions", "--table", "channel_mix"],
+    &["interactions", "--table", "interactions_per_customer"],
+    &["interactions", "--table", "campaign_conversion"],
+    &["service", "--table", "service_summary"],
+    &["service", "--table", "service_tickets"],
+    &["service", "--table", "satisfaction"],
+    &["service", "--table", "satisfaction_by_segment"],
+    &["affinity", "--table", "category_affinity"],
+    &["affinity", "--table", "next_category"],
+    &["affinity", "--table", "region_category_growth"],
+];
+
+#[test]
+fn a_cluster_of_two_executors_gives_the_local_answers_on_the_sample_and_on_cdnow() {
+    let cluster = Cluster::start(2);
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    sb.ok(&["ingest", "--config", cfg.to_str().unwrap(), "--no-quality"]);
+    for args in ANALYSES {
+        same_on_cluster(&sb, &cluster, &cfg, args);
+    }
+    // The executors did the work: each ran tasks.
+    for i in 0..2 {
+        assert!(
+            cluster
+                .log(&format!("executor{i}"))
+                .contains("Finished task"),
+            "executor{i} ran no task:\n{}",
+            cluster.logs()
+        );
+    }
+
+    let cdnow_cfg: PathBuf = sb.write(
+        "cdnow.toml",
+        &format!(
+            "[warehouse]\npath = \"wh-cdnow\"\n[sources.transactions]\npath = {:?}\n[sources.transactions.columns]\nts = \"date\"\n",
+            cdnow("cdnow_master.csv").to_str().unwrap()
+        ),
+    );
+    sb.ok(&[
+        "ingest",
+        "--config",
+        cdnow_cfg.to_str().unwrap(),
+        "--no-quality",
+    ]);
+    for args in [
+        &["rfm", "--as-of", "1998-07-01"][..],
+        &["retention", "--cohorts", "--as-of", "1998-07-01"],
+    ] {
+        same_on_cluster(&sb, &cluster, &cdnow_cfg, args);
+    }
+}
+
+/// A scheduler nobody runs: the command fails at once, naming the address.
+#[test]
+fn an_unreachable_scheduler_fails_at_once_with_its_address() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    sb.ok(&["ingest", "--config", cfg.to_str().unwrap(), "--no-quality"]);
+    let port = free_port();
+    let url = format!("df://127.0.0.1:{port}");
+    let start = Instant::now();
+    let err = sb.fails(&["rfm", "--config", cfg.to_str().unwrap(), "--cluster", &url]);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.contains(&url) && err.contains("cannot reach the Ballista scheduler"),
+        "{err}"
+    );
+    let err = sb.fails(&[
+        "rfm",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--cluster",
+        "http://x:1",
+    ]);
+    assert!(err.contains("df://HOST:PORT"), "{err}");
+}
