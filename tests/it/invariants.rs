@@ -6,6 +6,21 @@ use crate::common::*;
 
 fn check_invariants(sb: &Sandbox, cfg: &std::path::Path, as_of: &[&str]) {
     let one = |sql: &str| -> Vec<Vec<String>> { sb.csv(cfg, sql, as_of)[1..].to_vec() };
+    // A filter on the data-quality checks returns those checks only (the report's headline
+    // table filters them so; once every check came back, each unrelated one as a row over no
+    // input).
+    let all = one("select check_name from data_quality");
+    for check in ["malformed_emails", "rows_read", "null_rate"] {
+        let picked = one(&format!(
+            "select check_name from data_quality where check_name = '{check}'"
+        ));
+        assert!(picked.iter().all(|r| r[0] == check), "{check}: {picked:?}");
+        assert_eq!(
+            picked.len(),
+            all.iter().filter(|r| r[0] == check).count(),
+            "{check}"
+        );
+    }
     // Segments: within each dimension, customers add up to the customers with a purchase and
     // shares sum to 100 (up to the rounding of each share to 2 decimals).
     let buyers = one("select count(*) from customer_cohorts")[0][0].clone();
