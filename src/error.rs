@@ -2,6 +2,16 @@
 //! context a user needs to act: the file, the record, the query name.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The cluster this process's queries run on, once a session has connected to one: a failed
+/// query names it, so a night's error says where to look.
+static QUERY_CLUSTER: OnceLock<String> = OnceLock::new();
+
+/// Records the cluster the queries run on (the first one a process connects to).
+pub fn set_query_cluster(url: &str) {
+    let _ = QUERY_CLUSTER.set(url.to_string());
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -93,6 +103,9 @@ impl Error {
     }
     pub fn query(name: impl Into<String>, err: impl std::fmt::Display) -> Self {
         let mut message = err.to_string();
+        if let Some(url) = QUERY_CLUSTER.get() {
+            message.push_str(&format!("\n  (the query ran on the cluster at {url})"));
+        }
         if message.contains("Resources exhausted") {
             message.push_str(
                 "\n  the query needs more memory than the limit allows even with spilling: \

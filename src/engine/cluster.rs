@@ -303,6 +303,7 @@ pub async fn remote_context(
     // A dynamic filter is shared in memory between the operators of one process; split across
     // executors it is not, and decoding a top-k sort's filter trips DataFusion's own check
     // ("topk_emitter_count > 0"). The scheduler plans with this session's settings.
+    crate::error::set_query_cluster(url);
     let config = config
         .set_bool("datafusion.optimizer.enable_dynamic_filter_pushdown", false)
         .upgrade_for_ballista()
@@ -314,9 +315,22 @@ pub async fn remote_context(
         .with_config(config)
         .with_default_features()
         .build();
-    SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
+    let ctx = SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
         .await
-        .map_err(|e| fail(format!("cluster {url}: {e}")))
+        .map_err(|e| fail(format!("cluster {url}: {e}")))?;
+    // A branch the optimizer proves empty becomes an EmptyRelation that keeps its input's
+    // columns; the wire form of an EmptyRelation carries no columns, and the scheduler then
+    // rejects the plan ("No field named customers.signup_date": a data-quality branch filtered
+    // away). Those rules stay off on the cluster: the branch stays a Filter that is false.
+    for rule in [
+        "eliminate_filter",
+        "propagate_empty_relation",
+        "eliminate_limit",
+        "eliminate_join",
+    ] {
+        ctx.remove_optimizer_rule(rule);
+    }
+    Ok(ctx)
 }
 
 /// Runs a Ballista scheduler on `bind:port` that knows crm's plans, until the process is
@@ -331,6 +345,11 @@ pub async fn run_scheduler(bind: &str, external: &str, port: u16) -> crate::erro
         bind_host: bind.to_string(),
         external_host: external.to_string(),
         bind_port: port,
+        // An executor that stops answering is given up after 20 s (Ballista's default: 180 s),
+        // and its tasks run again elsewhere: a killed executor delays a query, not a night.
+        executor_timeout_seconds: 20,
+        expire_dead_executor_interval_seconds: 5,
+        no_executors_grace_period_seconds: 20,
         override_logical_codec: Some(Arc::new(CrmLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(CrmPhysicalCodec::default())),
         ..Default::default()
@@ -358,6 +377,82 @@ pub struct ExecutorOptions {
     pub work_dir: Option<String>,
 }
 
+/// Ballista's execution engine, reporting no per-operator metrics. The scheduler merges a stage's
+/// metrics by position, and Ballista 55 lists only the operators that recorded some: two tasks
+/// of one stage (a UNION whose branches ran in different tasks) report lists of different
+/// lengths, the scheduler refuses the second task's status ("task metrics array size 18 does not
+/// equal ... 17") and the job never finishes. A task without metrics is accepted as it is.
+struct WithoutOperatorMetrics(ballista_executor::execution_engine::DefaultExecutionEngine);
+
+impl ballista_executor::execution_engine::ExecutionEngine for WithoutOperatorMetrics {
+    fn create_query_stage_exec(
+        &self,
+        job_id: ballista_core::JobId,
+        stage_id: usize,
+        task_id: usize,
+        global_output_partition_ids: Vec<usize>,
+        plan: Arc<dyn ExecutionPlan>,
+        work_dir: &str,
+        config: &datafusion::prelude::SessionConfig,
+    ) -> DfResult<Arc<dyn ballista_executor::execution_engine::QueryStageExecutor>> {
+        let inner = self.0.create_query_stage_exec(
+            job_id,
+            stage_id,
+            task_id,
+            global_output_partition_ids,
+            plan,
+            work_dir,
+            config,
+        )?;
+        Ok(Arc::new(StageWithoutMetrics(inner)))
+    }
+}
+
+struct StageWithoutMetrics(Arc<dyn ballista_executor::execution_engine::QueryStageExecutor>);
+
+impl std::fmt::Debug for StageWithoutMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for StageWithoutMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[async_trait::async_trait]
+impl ballista_executor::execution_engine::QueryStageExecutor for StageWithoutMetrics {
+    async fn execute_query_stage(
+        &self,
+        task_id: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<Vec<ballista_core::serde::protobuf::ShuffleWritePartition>> {
+        self.0.execute_query_stage(task_id, context).await
+    }
+
+    fn collect_plan_metrics(&self) -> Vec<datafusion::physical_plan::metrics::MetricsSet> {
+        Vec::new()
+    }
+
+    fn collect_runtime_stats_reports(
+        &self,
+    ) -> Vec<ballista_core::serde::protobuf::RuntimeStatsReport> {
+        self.0.collect_runtime_stats_reports()
+    }
+
+    fn collect_window_state_reports(
+        &self,
+    ) -> DfResult<Vec<ballista_core::serde::protobuf::WindowStateReport>> {
+        self.0.collect_window_state_reports()
+    }
+
+    fn collect_column_stats(&self) -> Vec<ballista_core::serde::protobuf::TaskColumnStats> {
+        self.0.collect_column_stats()
+    }
+}
+
 /// Runs a Ballista executor that knows crm's plans, until the process is stopped.
 pub async fn run_executor(opts: ExecutorOptions) -> crate::error::Result<()> {
     use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
@@ -375,6 +470,11 @@ pub async fn run_executor(opts: ExecutorOptions) -> crate::error::Result<()> {
         executor_heartbeat_interval_seconds: 5,
         override_logical_codec: Some(Arc::new(CrmLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(CrmPhysicalCodec::default())),
+        // Without Ballista's client pool (private to its executor crate): each shuffle fetch
+        // opens its own connection.
+        override_execution_engine: Some(Arc::new(WithoutOperatorMetrics(
+            ballista_executor::execution_engine::DefaultExecutionEngine::new(),
+        ))),
         ..Default::default()
     };
     start_executor_process(Arc::new(config))

@@ -247,3 +247,76 @@ fn an_unreachable_scheduler_fails_at_once_with_its_address() {
     ]);
     assert!(err.contains("df://HOST:PORT"), "{err}");
 }
+
+/// An executor killed while a query runs: the query completes with the local answer (Ballista
+/// runs the lost work again on the other executor) or fails naming the cluster. Never a wrong
+/// answer, never a hang.
+#[test]
+fn an_executor_killed_mid_query_never_gives_a_wrong_answer() {
+    let mut cluster = Cluster::start(2);
+    let sb = Sandbox::new();
+    let cfg = sb.write(
+        "cdnow.toml",
+        &format!(
+            "[warehouse]\npath = \"wh\"\n[sources.transactions]\npath = {:?}\n[sources.transactions.columns]\nts = \"date\"\n",
+            cdnow("cdnow_master.csv").to_str().unwrap()
+        ),
+    );
+    sb.ok(&["ingest", "--config", cfg.to_str().unwrap(), "--no-quality"]);
+    let args = [
+        "retention",
+        "--cohorts",
+        "--as-of",
+        "1998-07-01",
+        "--format",
+        "csv",
+        "--config",
+        cfg.to_str().unwrap(),
+    ];
+    let local = sb.ok(&args);
+    let tasks = |c: &Cluster| {
+        (0..2)
+            .map(|i| {
+                c.log(&format!("executor{i}"))
+                    .matches("Finished task")
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    let before = tasks(&cluster);
+    let url = cluster.url();
+    let mut remote = args.to_vec();
+    remote.extend(["--cluster", url.as_str()]);
+    let query = sb
+        .process(&remote)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first task of the query done: kill the second executor (the scheduler is child 0).
+    let start = Instant::now();
+    while tasks(&cluster) == before && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.children[2].kill().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(query.wait_with_output()));
+    let out = rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the query hung after an executor was killed")
+        .unwrap();
+    if out.status.success() {
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            local,
+            "a wrong answer"
+        );
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&url),
+            "the error does not name the cluster: {err}"
+        );
+        assert!(out.stdout.is_empty(), "a failed query printed rows");
+    }
+}
