@@ -320,3 +320,48 @@ fn an_executor_killed_mid_query_never_gives_a_wrong_answer() {
         assert!(out.stdout.is_empty(), "a failed query printed rows");
     }
 }
+
+/// The nightly batch on the cluster writes the tables, charts and report of a local run: every
+/// CSV, SVG, PNG and report.html byte for byte (the Parquet copies hold the same rows; their
+/// bytes carry the engine's column encodings, and summary.json the timings).
+#[test]
+fn crm_run_on_the_cluster_writes_the_local_nightly_folder() {
+    let cluster = Cluster::start(2);
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    let cfg = cfg.to_str().unwrap();
+    sb.ok(&["run", "--config", cfg, "--out", "local"]);
+    let url = cluster.url();
+    let out = sb
+        .cmd(&["run", "--config", cfg, "--out", "remote", "--cluster", &url])
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        describe(&["run"], &out),
+        cluster.logs()
+    );
+    let day = std::fs::read_dir(sb.path("local"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .find(|n| n.to_string_lossy().starts_with("20"))
+        .expect("a dated folder");
+    let (local, remote) = (sb.path("local").join(&day), sb.path("remote").join(&day));
+    let mut compared = 0;
+    for e in std::fs::read_dir(&local).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".parquet") || name == "summary.json" || p.is_dir() {
+            continue;
+        }
+        let there = std::fs::read(remote.join(&name)).unwrap_or_default();
+        assert!(
+            std::fs::read(&p).unwrap() == there,
+            "{name} differs on the cluster"
+        );
+        compared += 1;
+    }
+    assert!(compared > 40, "only {compared} files compared");
+}
