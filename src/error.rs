@@ -8,6 +8,18 @@ use std::sync::OnceLock;
 /// query names it, so a night's error says where to look.
 static QUERY_CLUSTER: OnceLock<String> = OnceLock::new();
 
+/// What a failed query's message adds when it ran on the cluster at `url`: where, and, when an
+/// executor refused its tasks, the usual reason.
+fn on_cluster(message: &str, url: &str) -> String {
+    let mut more = format!("\n  (the query ran on the cluster at {url})");
+    if message.contains("could not be prepared or was rejected by executor") {
+        more.push_str(
+            "\n  an executor could not run the plan: every executor must be `crm executor` of this crm version (a stock Ballista executor does not know crm's functions); its log says which",
+        );
+    }
+    more
+}
+
 /// Records the cluster the queries run on (the first one a process connects to).
 pub fn set_query_cluster(url: &str) {
     let _ = QUERY_CLUSTER.set(url.to_string());
@@ -104,7 +116,7 @@ impl Error {
     pub fn query(name: impl Into<String>, err: impl std::fmt::Display) -> Self {
         let mut message = err.to_string();
         if let Some(url) = QUERY_CLUSTER.get() {
-            message.push_str(&format!("\n  (the query ran on the cluster at {url})"));
+            message.push_str(&on_cluster(&message, url));
         }
         if message.contains("Resources exhausted") {
             message.push_str(
@@ -125,5 +137,21 @@ impl Error {
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_cluster_query_names_the_cluster_and_a_refused_task_the_likely_reason() {
+        let plain = on_cluster("Execution error: Job 1 failed: disk full", "df://h:50050");
+        assert!(plain.contains("df://h:50050") && !plain.contains("crm executor"));
+        let refused = on_cluster(
+            "Job 038J failed: task could not be prepared or was rejected by executor",
+            "df://h:50050",
+        );
+        assert!(refused.contains("df://h:50050") && refused.contains("`crm executor`"));
     }
 }
