@@ -542,6 +542,23 @@ impl SourceConfig {
     }
 }
 
+/// The connection settings of a PostgreSQL URL, with the password from the environment variable
+/// `password_env` when it is set (never from the URL: the config refuses one there). `label`
+/// names the source in the error.
+pub fn postgres_connection(
+    url: &str,
+    password_env: &str,
+    label: &Path,
+) -> Result<tokio_postgres::Config> {
+    let mut pg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| Error::source(label, format!("not a PostgreSQL URL: {e}")))?;
+    if let Ok(password) = std::env::var(password_env) {
+        pg.password(password);
+    }
+    Ok(pg)
+}
+
 /// Whether a database URL carries a password (`user:secret@host`).
 pub fn url_has_password(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);

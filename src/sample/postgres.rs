@@ -62,12 +62,7 @@ pub fn load(exports: &Exports, url: &str, password_env: &str) -> Result<DbReport
             "--postgres {url} holds a password: put it in the environment variable {password_env} instead (--password-env)"
         )));
     }
-    let mut pg: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| Error::source(&label, format!("not a PostgreSQL URL: {e}")))?;
-    if let Ok(password) = std::env::var(password_env) {
-        pg.password(password);
-    }
+    let pg = crate::config::postgres_connection(url, password_env, &label)?;
     let rows = Rows::read(exports)?;
     let fail = |e: tokio_postgres::Error| Error::source(&label, format!("PostgreSQL: {e}"));
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -48,15 +48,11 @@ pub fn read(
         .build()
         .map_err(|e| Error::source(&label, format!("cannot start the database client: {e}")))?;
     rt.block_on(async {
-        let mut pg: tokio_postgres::Config = cfg
-            .url
-            .as_deref()
-            .unwrap_or_default()
-            .parse()
-            .map_err(|e| Error::source(&label, format!("not a PostgreSQL URL: {e}")))?;
-        if let Ok(password) = std::env::var(&cfg.password_env) {
-            pg.password(password);
-        }
+        let pg = crate::config::postgres_connection(
+            cfg.url.as_deref().unwrap_or_default(),
+            &cfg.password_env,
+            &label,
+        )?;
         let (mut client, connection) = pg.connect(NoTls).await.map_err(fail)?;
         let driver = tokio::spawn(connection);
         let tx = client
