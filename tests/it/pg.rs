@@ -168,3 +168,22 @@ impl Drop for PgServer {
         };
     }
 }
+
+/// `crm args` in the sandbox with the server's password in the environment, as a user runs it.
+pub fn crm_with_password(sb: &crate::common::Sandbox, args: &[&str]) -> std::process::Output {
+    sb.cmd(args)
+        .env(PASSWORD_ENV, PASSWORD)
+        .output()
+        .expect("run crm")
+}
+
+/// [`crm_with_password`] that must succeed; its standard output.
+pub fn ok_with_password(sb: &crate::common::Sandbox, args: &[&str]) -> String {
+    let out = crm_with_password(sb, args);
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::common::describe(args, &out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

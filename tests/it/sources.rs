@@ -394,15 +394,8 @@ fn postgresql_csv_and_excel_give_the_same_rows_and_rfm() {
             excel("orders.xlsx").to_str().unwrap()
         ),
     );
-    let ingest_pg = || {
-        let out = sb
-            .cmd(&["ingest", "--config", cfg_pg.to_str().unwrap()])
-            .env(crate::pg::PASSWORD_ENV, crate::pg::PASSWORD)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", describe(&["ingest"], &out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let ingest_pg =
+        || crate::pg::ok_with_password(&sb, &["ingest", "--config", cfg_pg.to_str().unwrap()]);
     let out = ingest_pg();
     assert!(
         out.contains("orders: read 34 = loaded 34 + rejected 0 + duplicates 0"),
@@ -466,15 +459,7 @@ fn an_incremental_postgresql_load_reads_only_the_rows_changed_since_the_last() {
             crate::pg::PASSWORD_ENV
         ),
     );
-    let ingest = || {
-        let out = sb
-            .cmd(&["ingest"])
-            .env(crate::pg::PASSWORD_ENV, crate::pg::PASSWORD)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", describe(&["ingest"], &out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let ingest = || crate::pg::ok_with_password(&sb, &["ingest"]);
     let out = ingest();
     assert!(
         out.contains("orders: read 34 = loaded 34 + rejected 0 + duplicates 0"),
@@ -544,23 +529,21 @@ fn an_incremental_postgresql_load_reads_only_the_rows_changed_since_the_last() {
 fn the_sample_written_into_postgresql_reads_back_to_the_rfm_of_its_exports() {
     let pg = crate::pg::PgServer::start();
     let sb = Sandbox::new();
-    let out = sb
-        .cmd(&[
+    let url = pg.url();
+    let said = crate::pg::ok_with_password(
+        &sb,
+        &[
             "sample",
             "--customers",
             "400",
             "--out",
             "exports",
             "--postgres",
-            &pg.url(),
+            &url,
             "--password-env",
             crate::pg::PASSWORD_ENV,
-        ])
-        .env(crate::pg::PASSWORD_ENV, crate::pg::PASSWORD)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&["sample"], &out));
-    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        ],
+    );
     assert!(
         said.contains("partners") && said.contains("pipeline-postgres.toml"),
         "{said}"
@@ -580,11 +563,8 @@ fn the_sample_written_into_postgresql_reads_back_to_the_rfm_of_its_exports() {
             .replace("../target/sample-reports", "reports-csv"),
     );
     let ingest_pg = || {
-        let out = sb
-            .cmd(&["ingest", "--config", cfg_pg.to_str().unwrap()])
-            .env(crate::pg::PASSWORD_ENV, crate::pg::PASSWORD)
-            .output()
-            .unwrap();
+        let out =
+            crate::pg::crm_with_password(&sb, &["ingest", "--config", cfg_pg.to_str().unwrap()]);
         // Bad rows are rejected: ingest exits with the rejected-input status and keeps the rest.
         let said = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
