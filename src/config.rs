@@ -121,8 +121,14 @@ pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarehouseConfig {
+    /// A folder, or `s3://bucket/prefix` for a warehouse on S3-compatible object storage
+    /// (warehouse/remote.rs).
     #[serde(default = "default_warehouse_path")]
     pub path: PathBuf,
+    /// A warehouse on object storage: the local folder where a load keeps its working copy
+    /// (default: `crm/warehouses/<bucket>/<prefix>` in the user's cache folder).
+    #[serde(default)]
+    pub working_copy: Option<PathBuf>,
     /// The earliest day a transaction or interaction may be dated (DATA-CONTRACT.md "Plausible
     /// times"); a row before it is rejected with its reason.
     #[serde(default = "default_valid_from")]
@@ -137,6 +143,7 @@ impl Default for WarehouseConfig {
     fn default() -> Self {
         WarehouseConfig {
             path: default_warehouse_path(),
+            working_copy: None,
             valid_from: default_valid_from(),
             future_days: default_future_days(),
         }
@@ -597,6 +604,12 @@ impl Config {
 
     fn validate(&self) -> Result<()> {
         let err = |m: String| Error::config(&self.path, m);
+        let place = self.warehouse.path.to_string_lossy();
+        if crate::warehouse::remote::is_remote(&place) && !place.starts_with("s3://") {
+            return Err(err(format!(
+                "warehouse.path = {place:?}: a warehouse is a folder or on S3-compatible storage (s3://bucket/prefix)"
+            )));
+        }
         if !(1..=100).contains(&self.rfm.bins) {
             return Err(err(format!(
                 "rfm.bins = {}: must be between 1 and 100",
@@ -737,8 +750,32 @@ impl Config {
         }
     }
 
+    /// The warehouse's folder; for a warehouse on object storage, the load's working copy.
     pub fn warehouse_dir(&self) -> PathBuf {
-        self.resolve(&self.warehouse.path)
+        let path = self.warehouse.path.to_string_lossy();
+        if !crate::warehouse::remote::is_remote(&path) {
+            return self.resolve(&self.warehouse.path);
+        }
+        if let Some(dir) = &self.warehouse.working_copy {
+            return self.resolve(dir);
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        let place = path.split_once("://").map(|(_, p)| p).unwrap_or(&path);
+        cache.join("crm/warehouses").join(place.trim_matches('/'))
+    }
+
+    /// The warehouse on object storage that `warehouse.path` names, if it names one.
+    pub fn warehouse_remote(&self) -> Result<Option<crate::warehouse::remote::Remote>> {
+        let path = self.warehouse.path.to_string_lossy();
+        if !crate::warehouse::remote::is_remote(&path) {
+            return Ok(None);
+        }
+        crate::warehouse::remote::Remote::new(&path)
+            .map(Some)
+            .map_err(|e| Error::config(&self.path, format!("warehouse.path: {e}")))
     }
 }
 

@@ -314,6 +314,7 @@ pub async fn remote_context(
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
+        .with_runtime_env(object_storage_runtime(None)?)
         .build();
     let ctx = SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
         .await
@@ -352,6 +353,17 @@ pub async fn run_scheduler(bind: &str, external: &str, port: u16) -> crate::erro
         no_executors_grace_period_seconds: 20,
         override_logical_codec: Some(Arc::new(CrmLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(CrmPhysicalCodec::default())),
+        // The scheduler lists a warehouse's files when it plans: it reads object storage too.
+        override_session_builder: Some(Arc::new(|config| {
+            let state = ballista_core::utils::default_session_builder(config)?;
+            let runtime = object_storage_runtime(None)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            Ok(
+                datafusion::execution::SessionStateBuilder::new_from_existing(state)
+                    .with_runtime_env(runtime)
+                    .build(),
+            )
+        })),
         ..Default::default()
     };
     let addr = format!("{bind}:{port}")
@@ -453,9 +465,25 @@ impl ballista_executor::execution_engine::QueryStageExecutor for StageWithoutMet
     }
 }
 
+/// A runtime that reads local files and object storage (warehouse/remote.rs), spilling to
+/// `temp` when given.
+fn object_storage_runtime(
+    temp: Option<String>,
+) -> crate::error::Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    let mut builder = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_object_store_registry(crate::warehouse::remote::Stores::registry());
+    if let Some(dir) = temp {
+        builder = builder.with_temp_file_path(dir);
+    }
+    builder
+        .build_arc()
+        .map_err(|e| crate::error::Error::analysis("engine", e))
+}
+
 /// Runs a Ballista executor that knows crm's plans, until the process is stopped.
 pub async fn run_executor(opts: ExecutorOptions) -> crate::error::Result<()> {
     use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+    let work_dir = opts.work_dir.clone();
     let config = ExecutorProcessConfig {
         bind_host: opts.bind,
         external_host: Some(opts.external),
@@ -475,6 +503,12 @@ pub async fn run_executor(opts: ExecutorOptions) -> crate::error::Result<()> {
         override_execution_engine: Some(Arc::new(WithoutOperatorMetrics(
             ballista_executor::execution_engine::DefaultExecutionEngine::new(),
         ))),
+        // Ballista's own runtime with the object stores of a warehouse on S3 (a client per
+        // bucket, configured from this process's environment).
+        override_runtime_producer: Some(Arc::new(move |_| {
+            object_storage_runtime(work_dir.clone())
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+        })),
         ..Default::default()
     };
     start_executor_process(Arc::new(config))

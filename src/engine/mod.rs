@@ -96,7 +96,10 @@ impl Engine {
     /// Opens the warehouse of `config` and registers everything. `as_of` defaults to the day
     /// after the last transaction day (METRICS.md "Time and money").
     pub async fn open(config: &Config, as_of: Option<NaiveDate>) -> Result<Engine> {
-        let warehouse = Warehouse::open_snapshot(&config.warehouse_dir())?;
+        let warehouse = match config.warehouse_remote()? {
+            Some(remote) => Warehouse::open_remote(remote).await?,
+            None => Warehouse::open_snapshot(&config.warehouse_dir())?,
+        };
         if warehouse.lacks_keys() {
             return Err(Error::warehouse(
                 &warehouse.dir,
@@ -231,7 +234,8 @@ fn runtime(config: &Config, spill: Option<std::path::PathBuf>) -> Result<Arc<Run
         .engine
         .memory_limit_bytes()
         .map_err(|m| Error::config(&config.path, format!("engine.memory_limit: {m}")))?;
-    let mut builder = RuntimeEnvBuilder::new();
+    let mut builder = RuntimeEnvBuilder::new()
+        .with_object_store_registry(crate::warehouse::remote::Stores::registry());
     if let Some(dir) = spill {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         builder = builder.with_disk_manager_builder(

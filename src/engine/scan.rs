@@ -77,7 +77,7 @@ pub(super) async fn register_table(
     on_cluster: bool,
 ) -> Result<()> {
     let schema = table_schema(table);
-    let files = wh.table_files(table);
+    let files = wh.table_locations(table)?;
     let err = |e: datafusion::error::DataFusionError| {
         Error::warehouse(&wh.dir, format!("table {table}: {e}"))
     };
@@ -88,10 +88,7 @@ pub(super) async fn register_table(
     }
     let urls = files
         .iter()
-        .map(|f| {
-            let abs = std::path::absolute(f).map_err(|e| Error::io(f, e))?;
-            ListingTableUrl::parse(abs.to_string_lossy()).map_err(err)
-        })
+        .map(|f| ListingTableUrl::parse(f).map_err(err))
         .collect::<Result<Vec<_>>>()?;
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");

@@ -61,12 +61,54 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
     let dir = config.warehouse_dir();
     let mut wh = Warehouse::open(&dir)?;
     let _lock = wh.lock()?;
+    let Some(remote) = config.warehouse_remote()? else {
+        return load(config, opts, &mut wh, &dir);
+    };
+    // On object storage: the working copy becomes the published warehouse, the load runs on
+    // it, and what it committed is published (warehouse/remote.rs).
+    let base = warehouse::remote::pull(&remote, &dir)?;
+    let mut wh = Warehouse::open(&dir)?;
+    wh.file_token = Some(warehouse::remote::load_token());
+    let mut report = load(config, opts, &mut wh, &dir)?;
+    let started_from = base.manifest.as_ref().map(|m| m.version);
+    if started_from != Some(wh.manifest.version) && !wh.manifest.tables.is_empty() {
+        let removed = warehouse::remote::push(&remote, &dir, &wh.manifest, &base, || {
+            let fault = std::env::var(FAULT_ENV).unwrap_or_default();
+            if fault == "before-remote-manifest" {
+                return Err(Error::warehouse(
+                    &remote.url,
+                    "load interrupted before the manifest was published (fault injected by test)",
+                ));
+            }
+            // The test of two loads from one manifest: wait here for the file named.
+            if let Some(go) = fault.strip_prefix("pause-before-remote-manifest:") {
+                let go = PathBuf::from(go);
+                let _ = std::fs::write(go.with_extension("paused"), b"");
+                let start = std::time::Instant::now();
+                while !go.exists() && start.elapsed() < std::time::Duration::from_secs(300) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+            Ok(())
+        })?;
+        report.removed_leftovers += removed;
+    }
+    Ok(report)
+}
+
+/// The load itself, on the warehouse folder `dir` whose lock the caller holds.
+fn load(
+    config: &Config,
+    opts: &IngestOptions,
+    wh: &mut Warehouse,
+    dir: &Path,
+) -> Result<IngestReport> {
     let removed_leftovers = wh.remove_unreferenced()?;
     let pseudonymizer = pseudonymizer(config)?;
     let before_upgrade = wh.manifest.version;
-    let mut keys = upgrade(&mut wh)?;
+    let mut keys = upgrade(wh)?;
     let upgraded_at = (wh.manifest.version != before_upgrade).then_some(wh.manifest.version);
-    record_sorted_facts(&mut wh)?;
+    record_sorted_facts(wh)?;
 
     let version = wh.manifest.version + 1;
     let mut next = wh.manifest.clone();
@@ -133,7 +175,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
         if pending.is_empty() {
             continue;
         }
-        let mut known = read_known(&wh, table.name(), schema::id_column(table))?;
+        let mut known = read_known(wh, table.name(), schema::id_column(table))?;
         let mut frames = Vec::new();
         let sources = pending.len();
         for (i, (key, src, path)) in pending.into_iter().enumerate() {
@@ -199,7 +241,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
             // Rejects already recorded by an earlier load of the same records are not stored twice.
             let known_rejects = match &mut known_rejects {
                 Some(k) => k,
-                None => known_rejects.insert(read_known_hashes(&wh)?),
+                None => known_rejects.insert(read_known_hashes(wh)?),
             };
             let mut rejects_df = merged.rejects.into_frame(version)?;
             let fresh: Vec<bool> = rejects_df
@@ -283,7 +325,7 @@ pub fn ingest(config: &Config, opts: &IngestOptions) -> Result<IngestReport> {
     }
     if std::env::var(FAULT_ENV).as_deref() == Ok("before-manifest-swap") {
         return Err(Error::warehouse(
-            &dir,
+            dir,
             "load interrupted before the manifest swap (fault injected by test)",
         ));
     }

@@ -5,6 +5,7 @@
 //! and are removed by the next one.
 
 pub mod leases;
+pub mod remote;
 pub mod tables;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -142,6 +143,11 @@ pub struct Warehouse {
     /// A reader's lease on the files of `manifest` (leases.rs); None for a load, which holds
     /// the load lock instead.
     lease: Option<leases::Lease>,
+    /// A warehouse on object storage (remote.rs): where its files are read from. `dir` is then
+    /// its URL for messages (a reader) or the local working copy (a load).
+    pub remote: Option<remote::Remote>,
+    /// Put in the names of new files: a load's own token on a remote warehouse.
+    pub file_token: Option<String>,
 }
 
 /// Held while a load runs: a second `crm run` from cron waits for nothing and fails clearly.
@@ -176,6 +182,8 @@ impl Warehouse {
             dir: dir.to_path_buf(),
             manifest,
             lease: None,
+            remote: None,
+            file_token: None,
         })
     }
 
@@ -209,7 +217,56 @@ impl Warehouse {
             dir,
             manifest,
             lease: None,
+            remote: None,
+            file_token: None,
         }
+    }
+
+    /// Opens a warehouse on object storage for reading, as the version its manifest names now.
+    /// No lease: a load keeps the files of the version before its own (remote.rs).
+    pub async fn open_remote(remote: remote::Remote) -> Result<Warehouse> {
+        let base = remote.manifest().await?;
+        let Some(manifest) = base.manifest else {
+            return Err(Error::warehouse(
+                &remote.url,
+                "no warehouse here (no manifest.json): run `crm ingest --config FILE` first",
+            ));
+        };
+        if manifest.format > FORMAT {
+            return Err(Error::warehouse(
+                &remote.url,
+                format!(
+                    "written by a newer crm (warehouse format {}; this build reads up to {FORMAT})",
+                    manifest.format
+                ),
+            ));
+        }
+        Ok(Warehouse {
+            dir: remote::display_dir(&remote),
+            manifest,
+            lease: None,
+            remote: Some(remote),
+            file_token: None,
+        })
+    }
+
+    /// Where a query reads each file of `table`: an absolute path, or an object's URL.
+    pub fn table_locations(&self, table: &str) -> Result<Vec<String>> {
+        let Some(entry) = self.manifest.tables.get(table) else {
+            return Ok(Vec::new());
+        };
+        entry
+            .files
+            .iter()
+            .map(|rel| match &self.remote {
+                Some(remote) => Ok(remote.file_url(rel)),
+                None => {
+                    let path = self.dir.join(rel);
+                    let abs = std::path::absolute(&path).map_err(|e| Error::io(&path, e))?;
+                    Ok(abs.to_string_lossy().into_owned())
+                }
+            })
+            .collect()
     }
 
     /// Where this reader's queries spill: a folder of its lease, so that a reader killed
@@ -297,7 +354,10 @@ impl Warehouse {
                 }
             })
             .collect();
-        let rel = format!("{folder}/{table}/v{version:06}-{tag}.parquet");
+        let rel = match &self.file_token {
+            Some(token) => format!("{folder}/{table}/v{version:06}-{tag}-{token}.parquet"),
+            None => format!("{folder}/{table}/v{version:06}-{tag}.parquet"),
+        };
         let abs = self.dir.join(&rel);
         (rel, abs)
     }

@@ -22,16 +22,23 @@ struct Cluster {
     children: Vec<Child>,
     logs: tempfile::TempDir,
     port: u16,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Cluster {
     fn start(executors: usize) -> Cluster {
+        Cluster::start_with(executors, Vec::new())
+    }
+
+    /// A cluster whose processes have `env` (the object storage a warehouse is on).
+    fn start_with(executors: usize, env: Vec<(&'static str, String)>) -> Cluster {
         let logs = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cluster = Cluster {
             children: Vec::new(),
             logs,
             port,
+            env,
         };
         cluster.spawn("scheduler", &["scheduler", "--port", &port.to_string()]);
         cluster.wait_for(&[port]);
@@ -78,6 +85,7 @@ impl Cluster {
         let log = std::fs::File::create(self.logs.path().join(name)).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_crm"))
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -364,4 +372,60 @@ fn crm_run_on_the_cluster_writes_the_local_nightly_folder() {
         compared += 1;
     }
     assert!(compared > 40, "only {compared} files compared");
+}
+
+/// A warehouse on S3 (a real S3 protocol server), read by the executors: the answers of a local
+/// warehouse loaded from the same exports.
+#[test]
+fn a_cluster_reads_a_warehouse_on_s3() {
+    use crate::s3::{BUCKET, S3Server, drop_orders, on, sample_config};
+    let server = S3Server::start();
+    let cluster = Cluster::start_with(2, server.env());
+    let sb = Sandbox::new();
+    let local = sample_config(&sb, "local.toml", "wh-local", "");
+    let s3 = sample_config(
+        &sb,
+        "s3.toml",
+        &format!("s3://{BUCKET}/acme"),
+        "working_copy = \"copy\"",
+    );
+    drop_orders(&sb, false);
+    drop_orders(&sb, true);
+    for cfg in [&local, &s3] {
+        let args = ["ingest", "--config", cfg.to_str().unwrap(), "--no-quality"];
+        let out = on(&server, sb.cmd(&args)).output().unwrap();
+        assert!(out.status.success(), "{}", describe(&args, &out));
+    }
+    std::fs::remove_dir_all(sb.path("sample-data/copy")).unwrap();
+    let url = cluster.url();
+    for analysis in [
+        &["rfm"][..],
+        &["segment", "--by", "rfm"],
+        &["retention", "--cohorts"],
+        &["lifecycle"],
+        &["affinity", "--table", "category_affinity"],
+    ] {
+        let mut args = analysis.to_vec();
+        args.extend(["--format", "csv", "--config"]);
+        let mut here = args.clone();
+        here.push(local.to_str().unwrap());
+        let expected = sb.ok(&here);
+        let mut there = args.clone();
+        there.extend([s3.to_str().unwrap(), "--cluster", url.as_str()]);
+        let out = on(&server, sb.cmd(&there))
+            .timeout(Duration::from_secs(300))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            describe(&there, &out),
+            cluster.logs()
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "{analysis:?}"
+        );
+    }
 }

@@ -93,6 +93,21 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// [`Sandbox::csv`] with environment variables set (a warehouse on object storage).
+    pub fn csv_with(&self, env: &[(&str, String)], config: &Path, sql: &str) -> Vec<Vec<String>> {
+        let cfg = config.to_str().unwrap();
+        let args = ["query", "--config", cfg, "--format", "csv", "--sql", sql];
+        let mut cmd = self.cmd(&args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run crm");
+        assert!(out.status.success(), "{}", describe(&args, &out));
+        parse_csv(&String::from_utf8(out.stdout).expect("utf-8 stdout"))
+    }
+}
+
 pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)

@@ -20,6 +20,7 @@ mod report;
 mod retention;
 mod rfm;
 mod run;
+mod s3;
 mod sample;
 mod service;
 mod snapshot;
