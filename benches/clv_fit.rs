@@ -8,7 +8,7 @@
 //! Run: `cargo bench --bench clv_fit` (criterion reports the time per fit).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use crm::models::clv::{fit_bgnbd, fit_gamma_gamma, simulate, simulate_with};
+use crm::models::clv::{fit_bgnbd, fit_gamma_gamma, fit_pnbd, simulate, simulate_with};
 
 fn fit_a_million(c: &mut Criterion) {
     let data = simulate(1_000_000, 42);
@@ -20,6 +20,10 @@ fn fit_a_million(c: &mut Criterion) {
             let gg = fit_gamma_gamma(&data).expect("Gamma-Gamma fits");
             (bg, gg)
         })
+    });
+    // Pareto/NBD on the same customers (issue goal: under 2 s).
+    group.bench_function("pnbd_fit_1m_customers", |bench| {
+        bench.iter(|| fit_pnbd(&data).expect("Pareto/NBD fits"))
     });
     // Frequent buyers who almost never drop out (the parameters crm fits on the benchmark's
     // generated export): the optimum sits at the end of a long ridge in (a, b).

@@ -9,9 +9,11 @@
 mod bgnbd;
 mod fit;
 mod gamma_gamma;
+mod pnbd;
 
 pub use bgnbd::{bgnbd_ll, fit_bgnbd};
 pub use gamma_gamma::{fit_gamma_gamma, gamma_gamma_ll};
+pub use pnbd::{fit_pnbd, pnbd_ll};
 
 /// One customer's summary, in weeks (METRICS.md "Customer lifetime value").
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +36,78 @@ pub struct BgNbd {
     pub a: f64,
     pub b: f64,
     pub log_likelihood: f64,
+}
+
+/// Pareto/NBD (Schmittlein, Morrison & Colombo 1987): purchases at a gamma-distributed rate
+/// (r, alpha) until a lifetime of exponential length whose rate is gamma-distributed (s, beta).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ParetoNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub s: f64,
+    pub beta: f64,
+    pub log_likelihood: f64,
+}
+
+/// A fitted model of the purchase process: what CLV, P(alive) and expected purchases are
+/// computed with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Purchases {
+    BgNbd(BgNbd),
+    ParetoNbd(ParetoNbd),
+}
+
+impl Purchases {
+    /// The model's name in outputs: `bgnbd` or `pnbd`.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Purchases::BgNbd(_) => "bgnbd",
+            Purchases::ParetoNbd(_) => "pnbd",
+        }
+    }
+
+    /// The model's name for people.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Purchases::BgNbd(_) => "BG/NBD",
+            Purchases::ParetoNbd(_) => "Pareto/NBD",
+        }
+    }
+
+    pub fn log_likelihood(&self) -> f64 {
+        match self {
+            Purchases::BgNbd(m) => m.log_likelihood,
+            Purchases::ParetoNbd(m) => m.log_likelihood,
+        }
+    }
+
+    /// The parameters and log-likelihood as a JSON object.
+    pub fn params_json(&self) -> serde_json::Value {
+        match self {
+            Purchases::BgNbd(m) => serde_json::json!({
+                "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b, "log_likelihood": m.log_likelihood,
+            }),
+            Purchases::ParetoNbd(m) => serde_json::json!({
+                "r": m.r, "alpha": m.alpha, "s": m.s, "beta": m.beta, "log_likelihood": m.log_likelihood,
+            }),
+        }
+    }
+
+    /// P(alive | x, t_x, T).
+    pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> f64 {
+        match self {
+            Purchases::BgNbd(m) => m.p_alive(x, tx, t),
+            Purchases::ParetoNbd(m) => m.p_alive(x, tx, t),
+        }
+    }
+
+    /// E[Y(horizon) | x, t_x, T]: expected purchases in the `horizon` weeks after T.
+    pub fn expected_purchases(&self, horizon: f64, x: f64, tx: f64, t: f64) -> f64 {
+        match self {
+            Purchases::BgNbd(m) => m.expected_purchases(horizon, x, tx, t),
+            Purchases::ParetoNbd(m) => m.expected_purchases(horizon, x, tx, t),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -115,11 +189,11 @@ fn group(data: &[Summary]) -> Grouped {
 pub const WEEKS_PER_MONTH: f64 = 4.345;
 
 /// CLV = sum over months i of value * (E[X(t_i)] - E[X(t_{i-1})]) / (1 + d)^i.
-pub fn clv(bg: &BgNbd, value: f64, s: &Summary, months: u32, monthly_discount: f64) -> f64 {
+pub fn clv(model: &Purchases, value: f64, s: &Summary, months: u32, monthly_discount: f64) -> f64 {
     let mut total = 0.0;
     let mut previous = 0.0;
     for i in 1..=months {
-        let e = bg.expected_purchases(i as f64 * WEEKS_PER_MONTH, s.frequency, s.recency, s.t);
+        let e = model.expected_purchases(i as f64 * WEEKS_PER_MONTH, s.frequency, s.recency, s.t);
         total += value * (e - previous) / (1.0 + monthly_discount).powi(i as i32);
         previous = e;
     }
