@@ -143,6 +143,10 @@ pub struct ClvArgs {
     /// Monthly discount rate [default: clv.discount, else 0.01]
     #[arg(long)]
     pub discount: Option<f64>,
+    /// The purchase model: bgnbd, pnbd (Pareto/NBD), or auto (both fitted before a holdout,
+    /// the one predicting it better is used) [default: clv.model, else bgnbd]
+    #[arg(long, value_enum)]
+    pub model: Option<crate::config::ClvModel>,
     /// Print the fitted parameters instead of the per-customer table.
     #[arg(long)]
     pub params: bool,
@@ -151,8 +155,9 @@ pub struct ClvArgs {
     #[arg(long, conflicts_with = "params")]
     pub aggregate: bool,
     /// Fit on purchases before this day; compare predicted and actual repeat purchases from it
-    /// to --as-of, per calibration frequency.
-    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "params")]
+    /// to --as-of, per calibration frequency. With --model auto: the holdout the models are
+    /// compared on [default: the last 39 weeks, or the second half of a shorter history].
+    #[arg(long, value_name = "YYYY-MM-DD")]
     pub holdout_from: Option<NaiveDate>,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,

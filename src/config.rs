@@ -374,6 +374,8 @@ pub struct ClvConfig {
     pub horizon_months: u32,
     /// Monthly discount rate.
     pub discount: f64,
+    /// The purchase model: BG/NBD, Pareto/NBD, or the one that predicts a holdout better.
+    pub model: ClvModel,
 }
 
 impl Default for ClvConfig {
@@ -381,8 +383,22 @@ impl Default for ClvConfig {
         ClvConfig {
             horizon_months: 12,
             discount: 0.01,
+            model: ClvModel::Bgnbd,
         }
     }
+}
+
+/// The model of the purchase process under the CLV (METRICS.md "Customer lifetime value").
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ClvModel {
+    /// BG/NBD (Fader, Hardie & Lee 2005): a customer may drop out after each purchase.
+    Bgnbd,
+    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987): a customer may drop out at any time.
+    Pnbd,
+    /// Both fitted on a calibration period; the one whose predictions of the holdout that
+    /// follows are closer (per-customer mean absolute error) is used.
+    Auto,
 }
 
 #[derive(Debug, Clone, Deserialize)]

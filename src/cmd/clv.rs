@@ -1,11 +1,12 @@
-//! `crm clv`: BG/NBD + Gamma-Gamma per customer (P(alive), expected purchases, expected order
-//! value, discounted CLV), the fitted parameters, and the holdout comparison
-//! (`crate::analyses::clv`).
+//! `crm clv`: BG/NBD or Pareto/NBD (or the better of the two on a holdout) + Gamma-Gamma per
+//! customer (P(alive), expected purchases, expected order value, discounted CLV), the fitted
+//! parameters, and the holdout comparison (`crate::analyses::clv`).
 
 use crate::analyses::clv::{
-    TABLE_DECIMALS, aggregate, fit, holdout, params_json, per_customer, summaries,
+    TABLE_DECIMALS, aggregate, choice_lines, fit, holdout, params_json, per_customer, summaries,
 };
 use crate::cli::{ClvArgs, OutputFormat};
+use crate::config::ClvModel;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::models::clv::WEEKS_PER_MONTH;
@@ -23,14 +24,18 @@ pub fn run(args: ClvArgs) -> Result<()> {
     let horizon = args
         .horizon_weeks
         .unwrap_or(months as f64 * WEEKS_PER_MONTH);
+    let model = args.model.unwrap_or(config.clv.model);
     super::runtime()?.block_on(async {
-        if let Some(split) = args.holdout_from {
+        if let (Some(split), false) = (args.holdout_from, args.params && model == ClvModel::Auto) {
             let end = Engine::open(&config, args.warehouse.as_of).await?;
             if split >= end.as_of {
                 return Err(Error::usage(format!("--holdout-from {split} must be before as_of {}", end.as_of)));
             }
-            let (table, customers) = holdout(&config, &end, split).await?;
+            let (table, choice, customers) = holdout(&config, model, &end, split).await?;
             let weeks = (end.as_of - split).num_days() as f64 / 7.0;
+            if let Some(choice) = &choice {
+                eprintln!("{}", choice_lines(choice));
+            }
             let table = output::for_format(table, args.output.format, TABLE_DECIMALS);
             eprintln!(
                 "holdout {split} .. {}: {:.1} weeks; fitted on {customers} customers before {split}",
@@ -41,8 +46,16 @@ pub fn run(args: ClvArgs) -> Result<()> {
             return output::write(&[table], &schema, args.output.format, args.output.out.as_deref());
         }
         let engine = Engine::open(&config, args.warehouse.as_of).await?;
+        if let Some(split) = args.holdout_from
+            && split >= engine.as_of
+        {
+            return Err(Error::usage(format!("--holdout-from {split} must be before as_of {}", engine.as_of)));
+        }
         let data = summaries(&engine).await?;
-        let fitted = fit(&data)?;
+        let fitted = fit(&config, &engine, &data, model, args.holdout_from).await?;
+        if let Some(choice) = &fitted.choice {
+            eprintln!("{}", choice_lines(choice));
+        }
         if fitted.gg.excluded_non_positive > 0 {
             eprintln!(
                 "note: {} customers with repeat purchases of mean value <= 0 (refunds) are left out of Gamma-Gamma; \

@@ -216,6 +216,144 @@ fn holdout_mode_compares_predicted_and_actual_repeat_purchases_per_calibration_f
     }
 }
 
+/// Pareto/NBD through the command line: the published CDNOW parameters (tests/data/cdnow/README.md)
+/// and the per-customer table of BG/NBD's shape.
+#[test]
+fn pareto_nbd_reproduces_the_published_cdnow_values_through_crm_clv() {
+    let sb = cdnow_sample();
+    let out = sb.ok(&[
+        "clv",
+        "--model",
+        "pnbd",
+        "--as-of",
+        "1997-10-01",
+        "--params",
+        "--format",
+        "json",
+    ]);
+    let p: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(p["model"], "pnbd");
+    assert!(p.get("bgnbd").is_none(), "{p}");
+    for (name, published) in [
+        ("r", 0.5533),
+        ("alpha", 10.5777),
+        ("s", 0.6062),
+        ("beta", 11.6687),
+    ] {
+        let v = p["pnbd"][name].as_f64().unwrap();
+        assert!(
+            sig4(v, published),
+            "Pareto/NBD {name} = {v}, published {published}"
+        );
+    }
+    let ll = p["pnbd"]["log_likelihood"].as_f64().unwrap();
+    assert!((ll - -9594.98).abs() < 0.01, "log-likelihood {ll}");
+
+    let table = |model: &str| {
+        parse_csv(&sb.ok(&[
+            "clv",
+            "--model",
+            model,
+            "--as-of",
+            "1997-10-01",
+            "--horizon-weeks",
+            "39",
+            "--format",
+            "csv",
+        ]))
+    };
+    let (bg, pn) = (table("bgnbd"), table("pnbd"));
+    assert_eq!(bg[0], pn[0], "the same columns whichever model");
+    assert_eq!(bg.len(), pn.len());
+    let col = |rows: &Vec<Vec<String>>, name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let (alive, expected) = (col(&pn, "p_alive"), col(&pn, "expected_purchases"));
+    let mut differ = 0;
+    for (b, r) in bg[1..].iter().zip(&pn[1..]) {
+        assert_eq!(b[0], r[0], "customer order");
+        let p: f64 = r[alive].parse().unwrap();
+        let e: f64 = r[expected].parse().unwrap();
+        assert!((0.0..=1.0).contains(&p) && e >= 0.0, "{r:?}");
+        differ += usize::from(b[expected] != r[expected]);
+    }
+    assert!(differ > 2000, "the two models gave the same expectations");
+}
+
+/// `auto` on CDNOW with the paper's split (calibration to 1997-09-30, holdout weeks 40-78): each
+/// model is fitted on the calibration period, so its parameters there are the published ones;
+/// the choice is the model with the lower per-customer MAE, and the errors are consistent with
+/// the totals.
+#[test]
+fn auto_fits_both_models_on_the_calibration_period_and_keeps_the_better_predictor() {
+    let sb = cdnow_sample();
+    let out = sb
+        .cmd(&[
+            "clv",
+            "--model",
+            "auto",
+            "--holdout-from",
+            "1997-10-01",
+            "--as-of",
+            "1998-07-01",
+            "--params",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&["clv"], &out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("chosen:") && err.contains("Pareto/NBD") && err.contains("BG/NBD"),
+        "{err}"
+    );
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &p["choice"];
+    assert_eq!(c["customers"], 2357);
+    assert!((c["weeks"].as_f64().unwrap() - 39.0).abs() < 1e-9);
+    let models = &c["models"];
+    for (model, name, published) in [
+        ("bgnbd", "r", 0.2426),
+        ("bgnbd", "alpha", 4.4136),
+        ("bgnbd", "a", 0.7929),
+        ("bgnbd", "b", 2.4259),
+        ("pnbd", "r", 0.5533),
+        ("pnbd", "alpha", 10.5777),
+        ("pnbd", "s", 0.6062),
+        ("pnbd", "beta", 11.6687),
+    ] {
+        let v = models[model]["calibration_params"][name].as_f64().unwrap();
+        assert!(
+            sig4(v, published),
+            "{model} {name} = {v}, published {published}"
+        );
+    }
+    let (bg, pn) = (&models["bgnbd"], &models["pnbd"]);
+    // The same customers, the same holdout: the same actual purchases for both.
+    assert_eq!(bg["actual_purchases"], pn["actual_purchases"]);
+    let actual = bg["actual_purchases"].as_f64().unwrap();
+    assert!(actual > 1000.0, "{actual}");
+    for m in [bg, pn] {
+        let (mae, rmse) = (m["mae"].as_f64().unwrap(), m["rmse"].as_f64().unwrap());
+        let total = (m["predicted_purchases"].as_f64().unwrap() - actual).abs();
+        // |sum of errors| <= sum of |errors| = n * MAE, and MAE <= RMSE.
+        assert!(total <= 2357.0 * mae + 1e-6 && mae <= rmse, "{m}");
+        // Both models predict the cohort's holdout total within 15% (the paper: within a few %).
+        assert!(total < 0.15 * actual, "{m}");
+        let rows = m["by_calibration_frequency"].as_array().unwrap();
+        let n: u64 = rows.iter().map(|r| r["customers"].as_u64().unwrap()).sum();
+        assert_eq!(n, 2357);
+    }
+    let better = if pn["mae"].as_f64() < bg["mae"].as_f64() {
+        "pnbd"
+    } else {
+        "bgnbd"
+    };
+    assert_eq!(c["chosen"], better);
+    assert_eq!(p["model"], better);
+    // The figures use the chosen model refitted on every customer up to as_of; both are given.
+    assert!(p["bgnbd"]["r"].as_f64().is_some() && p["pnbd"]["r"].as_f64().is_some());
+}
+
 #[test]
 fn a_fit_without_repeat_buyers_says_what_to_try() {
     let sb = Sandbox::new();

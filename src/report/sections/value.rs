@@ -114,7 +114,8 @@ async fn holdout(a: &mut Analyses<'_>, as_of: &str) -> (charts::ClvHoldout, Stri
         actual: vec![],
         predicted: vec![],
     };
-    let Ok((table, _)) = clv::holdout(a.config, a.engine, split).await else {
+    let model = a.config.clv.model;
+    let Ok((table, choice, _)) = clv::holdout(a.config, model, a.engine, split).await else {
         let note = "Not enough history before the last 26 weeks to check the CLV model.";
         return (chart, note.into());
     };
@@ -123,8 +124,14 @@ async fn holdout(a: &mut Analyses<'_>, as_of: &str) -> (charts::ClvHoldout, Stri
         chart.actual.push(f(&r, "actual_mean").unwrap_or(0.0));
         chart.predicted.push(f(&r, "predicted_mean").unwrap_or(0.0));
     }
+    let title = match (&choice, model) {
+        (Some(c), _) if c.chosen == "pnbd" => "Pareto/NBD (chosen over BG/NBD on this holdout)",
+        (Some(_), _) => "BG/NBD (chosen over Pareto/NBD on this holdout)",
+        (None, crate::config::ClvModel::Pnbd) => "Pareto/NBD",
+        _ => "BG/NBD",
+    };
     let note = format!(
-        "BG/NBD fitted on purchases before {split}, compared with what the same customers did from {split} to {as_of}."
+        "{title} fitted on purchases before {split}, compared with what the same customers did from {split} to {as_of}."
     );
     (chart, note)
 }
