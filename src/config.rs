@@ -240,6 +240,9 @@ fn default_monetary() -> Monetary {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
+    Day,
+    /// ISO 8601 weeks, Monday to Sunday in the report's time zone, labelled `2024-W05`.
+    Week,
     Month,
     Quarter,
     Year,
@@ -248,6 +251,8 @@ pub enum Period {
 impl Period {
     pub fn name(self) -> &'static str {
         match self {
+            Period::Day => "day",
+            Period::Week => "week",
             Period::Month => "month",
             Period::Quarter => "quarter",
             Period::Year => "year",
@@ -315,9 +320,12 @@ impl Default for ForecastConfig {
 }
 
 impl Period {
-    /// Periods in a season (METRICS.md "Sales forecast": 12 for months); 1 for years.
+    /// Periods in a season (METRICS.md "Sales forecast": 12 for months, 52 for weeks, 7 for
+    /// days: the week's cycle); 1 for years.
     pub fn season_length(self) -> usize {
         match self {
+            Period::Day => 7,
+            Period::Week => 52,
             Period::Month => 12,
             Period::Quarter => 4,
             Period::Year => 1,

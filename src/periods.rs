@@ -1,8 +1,11 @@
-//! Calendar periods as integers, so that "the period before" is `p - 1` in SQL: a month is
-//! `year * 12 + month - 1`, a quarter `year * 4 + quarter - 1`, a year itself. Registered in
-//! every session as the SQL functions `period_index(date, period)`, `period_label(index, period)`
-//! (`2024-03`, `2024-Q1`, `2024`, METRICS.md and the stable shapes) and
-//! `period_start(index, period)`; `period` is `'month'`, `'quarter'` or `'year'`.
+//! Calendar periods as integers, so that "the period before" is `p - 1` in SQL: a day is its
+//! number since 1970-01-01, a week (ISO 8601: Monday to Sunday) the number of Mondays since
+//! 1969-12-29, a month `year * 12 + month - 1`, a quarter `year * 4 + quarter - 1`, a year
+//! itself. Registered in every session as the SQL functions `period_index(date, period)`,
+//! `period_label(index, period)` (`2024-03-05`, `2024-W05`, `2024-03`, `2024-Q1`, `2024`,
+//! METRICS.md and the stable shapes) and `period_start(index, period)`; `period` is
+//! `'day'`, `'week'`, `'month'`, `'quarter'` or `'year'`. The dates are days of the report's
+//! time zone (`to_report_date`), so a week starts on Monday there.
 
 use std::sync::Arc;
 
@@ -15,7 +18,16 @@ use datafusion::prelude::SessionContext;
 
 const EPOCH_CE: i32 = 719_163;
 
+/// Day number (since 1970-01-01) of the Monday that starts week 0: 1969-12-29. Week `w` is the
+/// seven days from `w * 7 + WEEK_0_MONDAY`, Monday to Sunday, as ISO 8601 counts them.
+const WEEK_0_MONDAY: i64 = -3;
+
 pub fn start(index: i64, period: &str) -> Option<NaiveDate> {
+    match period {
+        "day" => return from_days(index),
+        "week" => return from_days(index.checked_mul(7)? + WEEK_0_MONDAY),
+        _ => {}
+    }
     let (y, m) = match period {
         "month" => (index.div_euclid(12), index.rem_euclid(12) + 1),
         "quarter" => (index.div_euclid(4), index.rem_euclid(4) * 3 + 1),
@@ -25,8 +37,19 @@ pub fn start(index: i64, period: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m as u32, 1)
 }
 
+/// The day `days` after 1970-01-01.
+fn from_days(days: i64) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(i32::try_from(days).ok()?.checked_add(EPOCH_CE)?)
+}
+
 pub fn label(index: i64, period: &str) -> Option<String> {
     match period {
+        "day" => Some(from_days(index)?.format("%Y-%m-%d").to_string()),
+        "week" => {
+            // The ISO year of a week is the year of its Thursday: 2024-12-30 is in 2025-W01.
+            let week = start(index, "week")?.iso_week();
+            Some(format!("{}-W{:02}", week.year(), week.week()))
+        }
         "month" => Some(format!(
             "{}-{:02}",
             index.div_euclid(12),
@@ -124,14 +147,25 @@ fn per_year(period: &str) -> Option<i64> {
 }
 
 fn index_of_days_fn(period: &str) -> Option<impl Fn(i32) -> Option<i64> + use<>> {
-    let per_year = per_year(period)?;
+    // Days and weeks are a function of the day number alone; per_year 0 and -1 mark them.
+    let per_year = match period {
+        "day" => 0,
+        "week" => -1,
+        _ => per_year(period)?,
+    };
     let (lo, hi) = (days_of(NaiveDate::MIN), days_of(NaiveDate::MAX));
     Some(move |days: i32| {
         if !(lo..=hi).contains(&days) {
             return None;
         }
-        let (y, m) = year_month(days);
-        Some(y * per_year + (m - 1) * per_year / 12)
+        match per_year {
+            0 => Some(days as i64),
+            -1 => Some((days as i64 - WEEK_0_MONDAY).div_euclid(7)),
+            _ => {
+                let (y, m) = year_month(days);
+                Some(y * per_year + (m - 1) * per_year / 12)
+            }
+        }
     })
 }
 
@@ -193,9 +227,9 @@ impl Periods {
 
 fn check(p: &Option<String>) -> datafusion::error::Result<()> {
     match p.as_deref() {
-        None | Some("month" | "quarter" | "year") => Ok(()),
+        None | Some("day" | "week" | "month" | "quarter" | "year") => Ok(()),
         Some(other) => Err(DataFusionError::Execution(format!(
-            "unknown period {other:?}: month, quarter or year"
+            "unknown period {other:?}: day, week, month, quarter or year"
         ))),
     }
 }
@@ -443,6 +477,35 @@ mod tests {
         assert!(index_by_table(&outside, 12).is_none());
     }
 
+    /// Weeks against chrono's ISO calendar: every day of a week maps to its week, the week
+    /// starts on a Monday, and the label is the ISO year and week of that day (the year of the
+    /// week's Thursday at the turn of a year).
+    #[test]
+    fn weeks_are_iso_weeks_and_days_are_days() {
+        for days in -40_000..40_000 {
+            let date = date_of(days).unwrap();
+            let w = index(date, "week").unwrap();
+            let monday = start(w, "week").unwrap();
+            assert_eq!(monday.weekday(), chrono::Weekday::Mon, "{date}");
+            assert!(monday <= date && date < monday + chrono::Duration::days(7), "{date}");
+            let iso = date.iso_week();
+            assert_eq!(
+                label(w, "week").unwrap(),
+                format!("{}-W{:02}", iso.year(), iso.week()),
+                "{date}"
+            );
+            let day = index(date, "day").unwrap();
+            assert_eq!(start(day, "day"), Some(date));
+            assert_eq!(label(day, "day").unwrap(), date.to_string());
+        }
+        assert_eq!(label(index(d("2024-12-30"), "week").unwrap(), "week").unwrap(), "2025-W01");
+        assert_eq!(label(index(d("2021-01-03"), "week").unwrap(), "week").unwrap(), "2020-W53");
+        assert_eq!(
+            index(d("2024-03-03"), "week").unwrap() + 1,
+            index(d("2024-03-04"), "week").unwrap()
+        );
+    }
+
     #[test]
     fn consecutive_periods_are_consecutive_integers() {
         assert_eq!(
@@ -499,12 +562,14 @@ mod tests {
             ("2024-05-15", "quarter", "2024-Q2", "2024-04-01"),
             ("2024-12-15", "quarter", "2024-Q4", "2024-10-01"),
             ("2024-05-15", "year", "2024", "2024-01-01"),
+            ("2024-02-01", "week", "2024-W05", "2024-01-29"),
+            ("2024-02-01", "day", "2024-02-01", "2024-02-01"),
         ] {
             let i = index(d(date), p).unwrap();
             assert_eq!(label(i, p).unwrap(), l);
             assert_eq!(start(i, p).unwrap(), d(s));
         }
-        assert!(index(d("2024-01-01"), "week").is_none());
+        assert!(index(d("2024-01-01"), "fortnight").is_none());
     }
 
     /// METRICS.md "Time and money": the day of an instant is its day in the report's zone,

@@ -209,3 +209,50 @@ fn the_default_as_of_from_the_manifest_equals_the_scanned_one() {
         assert_eq!(as_of(&sb), recorded, "{zone}");
     }
 }
+
+/// ISO weeks in the report's zone, worked by hand. Paris is UTC+1 in early March 2024.
+/// - a: Sunday 3 March 22:30 UTC = Sunday 23:30 in Paris (week 2024-W09, 26 Feb - 3 Mar), and
+///   Monday 11 March (W11);
+/// - b: Sunday 3 March 23:30 UTC = Monday 00:30 in Paris (W10), and Tuesday 5 March (W10);
+/// - c: Monday 26 February (W09) and Monday 4 March (W10).
+///
+/// Active per week: W09 {a, c}, W10 {b, c}, W11 {a}; as_of Monday 18 March, so W11 is the last
+/// complete week. W10: S = 2, E = 2, N = 1 (b), retained 1 (c): rate (E - N) / S = 50%, strict
+/// 50%. W11: S = 2, E = 1, N = 0, reactivated 1 (a): rate 50%, strict 0%. Cohorts: W09 {a, c}
+/// active 2, 1 (c), 1 (a) at ages 0, 1, 2; W10 {b} active 1, 0.
+#[test]
+fn weekly_periods_are_iso_weeks_of_the_report_zone() {
+    let tx = "transaction_id,customer_id,ts,amount\n\
+              a1,a,2024-03-03T22:30:00Z,10\na2,a,2024-03-11T10:00:00Z,10\n\
+              b1,b,2024-03-03T23:30:00Z,10\nb2,b,2024-03-05T12:00:00Z,10\n\
+              c1,c,2024-02-26T09:00:00Z,10\nc2,c,2024-03-04T09:00:00Z,10\n";
+    let paris = Sandbox::new();
+    warehouse(&paris, tx, "[report]\ntimezone = \"Europe/Paris\"");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["retention", "--period", "week", "--as-of", "2024-03-18", "--format", "csv"];
+        a.extend_from_slice(extra);
+        a
+    };
+    assert_eq!(
+        paris.ok(&args(&[])),
+        "period,S,E,N,retained,reactivated,retention_rate,strict_retention_rate\n\
+         2024-W09,0,2,2,0,0,,\n2024-W10,2,2,1,1,0,50.0,50.0\n2024-W11,2,1,0,0,1,50.0,0.0\n"
+    );
+    assert_eq!(
+        paris.ok(&args(&["--cohorts"])),
+        "cohort,age,cohort_size,active,retention\n\
+         2024-W09,0,2,2,1.0\n2024-W09,1,2,1,0.5\n2024-W09,2,2,1,0.5\n\
+         2024-W10,0,1,1,1.0\n2024-W10,1,1,0,0.0\n"
+    );
+    // In UTC, b's first purchase is still Sunday: it joins the W09 cohort.
+    let utc = Sandbox::new();
+    warehouse(&utc, tx, "");
+    let out = utc.ok(&args(&["--cohorts"]));
+    assert!(out.contains("2024-W09,0,3,3,1.0\n"), "{out}");
+    // Days: labels are the zone's calendar days.
+    let out = paris.ok(&[
+        "retention", "--cohorts", "--period", "day", "--as-of", "2024-03-18", "--format", "csv",
+    ]);
+    assert!(out.contains("\n2024-03-03,0,1,1,1.0\n"), "a's Sunday: {out}");
+    assert!(out.contains("\n2024-03-04,0,1,1,1.0\n"), "b's Monday: {out}");
+}
