@@ -241,6 +241,17 @@ pub struct RetentionArgs {
     /// Revenue retention instead of customer retention (with --cohorts).
     #[arg(long, requires = "cohorts")]
     pub revenue: bool,
+    /// N-day retention per cohort instead of the matrix (with --cohorts): for each N, the
+    /// customers with a purchase on day N after their first purchase day, and within days 1..N
+    /// (e.g. --days 1,7,30).
+    #[arg(
+        long,
+        value_name = "N,N,...",
+        requires = "cohorts",
+        conflicts_with = "revenue",
+        value_delimiter = ','
+    )]
+    pub days: Vec<u32>,
     /// The mean retention curve: per age, weighted by cohort size.
     #[arg(long, conflicts_with = "growth")]
     pub mean: bool,

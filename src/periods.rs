@@ -487,7 +487,10 @@ mod tests {
             let w = index(date, "week").unwrap();
             let monday = start(w, "week").unwrap();
             assert_eq!(monday.weekday(), chrono::Weekday::Mon, "{date}");
-            assert!(monday <= date && date < monday + chrono::Duration::days(7), "{date}");
+            assert!(
+                monday <= date && date < monday + chrono::Duration::days(7),
+                "{date}"
+            );
             let iso = date.iso_week();
             assert_eq!(
                 label(w, "week").unwrap(),
@@ -498,8 +501,14 @@ mod tests {
             assert_eq!(start(day, "day"), Some(date));
             assert_eq!(label(day, "day").unwrap(), date.to_string());
         }
-        assert_eq!(label(index(d("2024-12-30"), "week").unwrap(), "week").unwrap(), "2025-W01");
-        assert_eq!(label(index(d("2021-01-03"), "week").unwrap(), "week").unwrap(), "2020-W53");
+        assert_eq!(
+            label(index(d("2024-12-30"), "week").unwrap(), "week").unwrap(),
+            "2025-W01"
+        );
+        assert_eq!(
+            label(index(d("2021-01-03"), "week").unwrap(), "week").unwrap(),
+            "2020-W53"
+        );
         assert_eq!(
             index(d("2024-03-03"), "week").unwrap() + 1,
             index(d("2024-03-04"), "week").unwrap()

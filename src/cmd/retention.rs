@@ -22,6 +22,16 @@ pub fn run(args: RetentionArgs) -> Result<()> {
     super::runtime()?.block_on(async {
         let engine = Engine::open(&config, args.warehouse.as_of).await?;
         super::note_incomplete(&engine).await?;
+        if args.cohorts && !args.days.is_empty() {
+            if args.days.contains(&0) {
+                return Err(crate::error::Error::usage(
+                    "--days counts days after the first purchase day: 1 or more",
+                ));
+            }
+            let days: Vec<String> = args.days.iter().map(u32::to_string).collect();
+            let days = datafusion::common::ScalarValue::Utf8(Some(days.join(",")));
+            return super::print_output(&engine, "retention_days", vec![days], &args.output).await;
+        }
         if args.cohorts {
             let name = cohorts_output(args.mode, args.revenue);
             if args.output.format == OutputFormat::Table && args.output.out.is_none() {

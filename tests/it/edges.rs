@@ -229,7 +229,15 @@ fn weekly_periods_are_iso_weeks_of_the_report_zone() {
     let paris = Sandbox::new();
     warehouse(&paris, tx, "[report]\ntimezone = \"Europe/Paris\"");
     let args = |extra: &[&'static str]| {
-        let mut a = vec!["retention", "--period", "week", "--as-of", "2024-03-18", "--format", "csv"];
+        let mut a = vec![
+            "retention",
+            "--period",
+            "week",
+            "--as-of",
+            "2024-03-18",
+            "--format",
+            "csv",
+        ];
         a.extend_from_slice(extra);
         a
     };
@@ -251,8 +259,54 @@ fn weekly_periods_are_iso_weeks_of_the_report_zone() {
     assert!(out.contains("2024-W09,0,3,3,1.0\n"), "{out}");
     // Days: labels are the zone's calendar days.
     let out = paris.ok(&[
-        "retention", "--cohorts", "--period", "day", "--as-of", "2024-03-18", "--format", "csv",
+        "retention",
+        "--cohorts",
+        "--period",
+        "day",
+        "--as-of",
+        "2024-03-18",
+        "--format",
+        "csv",
     ]);
-    assert!(out.contains("\n2024-03-03,0,1,1,1.0\n"), "a's Sunday: {out}");
-    assert!(out.contains("\n2024-03-04,0,1,1,1.0\n"), "b's Monday: {out}");
+    assert!(
+        out.contains("\n2024-03-03,0,1,1,1.0\n"),
+        "a's Sunday: {out}"
+    );
+    assert!(
+        out.contains("\n2024-03-04,0,1,1,1.0\n"),
+        "b's Monday: {out}"
+    );
+}
+
+/// N-day retention, worked by hand. a buys on 1 January, again on days 1 and 7 after; b on
+/// 5 January and day 15 after; c on 30 January only. as_of 3 February: day N of a customer is
+/// eligible when first day + N is before it. Day 1: all 3 eligible, a returned on it (and
+/// within it). Day 7: a and b eligible (c's day 7 is 6 February), a returned on it. Day 30: only
+/// a (b's is 4 February), who bought within 30 days but not on day 30.
+#[test]
+fn n_day_retention_counts_the_days_after_each_first_purchase() {
+    let sb = Sandbox::new();
+    warehouse(
+        &sb,
+        "transaction_id,customer_id,ts,amount\n\
+         a1,a,2024-01-01,10\na2,a,2024-01-02,10\na3,a,2024-01-08,10\n\
+         b1,b,2024-01-05,10\nb2,b,2024-01-20,10\nc1,c,2024-01-30,10\n",
+        "",
+    );
+    assert_eq!(
+        sb.ok(&[
+            "retention",
+            "--cohorts",
+            "--days",
+            "1,7,30",
+            "--as-of",
+            "2024-02-03",
+            "--format",
+            "csv",
+        ]),
+        "cohort,day,cohort_size,eligible,returned_on_day,returned_within,retention_on_day,retention_within\n\
+         2024-01,1,3,3,1,1,33.33,33.33\n2024-01,7,3,2,1,1,50.0,50.0\n2024-01,30,3,1,0,1,0.0,100.0\n"
+    );
+    let err = sb.fails(&["retention", "--cohorts", "--days", "0,7"]);
+    assert!(err.contains("1 or more"), "{err}");
 }
