@@ -116,7 +116,7 @@ pub fn predict(
         }
         Method::MstlEts => {
             let model = MSTLModel::new(
-                vec![season],
+                mstl_seasons(season, y.len()),
                 AutoETSTrendModel::from(AutoETS::non_seasonal()),
             );
             let fitted = model.fit(y).map_err(|e| model_err(&e))?;
@@ -178,6 +178,17 @@ pub fn seed(y: &[f64], lookback: usize, horizon: usize) -> Option<Vec<f64>> {
             .map(|h| average * (1.0 + growth).powi(h as i32))
             .collect(),
     )
+}
+
+/// The seasons MSTL decomposes: the period's own, and for days (a weekly season of 7) the year
+/// too once the history holds two of them (MSTL needs two cycles of each season).
+pub fn mstl_seasons(season: usize, history: usize) -> Vec<usize> {
+    const YEAR_OF_DAYS: usize = 365;
+    if season == 7 && history > 2 * YEAR_OF_DAYS {
+        vec![7, YEAR_OF_DAYS]
+    } else {
+        vec![season]
+    }
 }
 
 /// The value one season before, repeated; intervals from the in-sample seasonal differences,
@@ -417,6 +428,44 @@ mod tests {
             "{mstl:?} {seed:?} {ets:?}"
         );
         assert!(mstl.coverage95.unwrap() >= 0.8, "{mstl:?}");
+    }
+
+    /// Daily sales with a weekly and a yearly cycle: with two years of days MSTL takes both
+    /// seasons, and its forecast of the next month follows the yearly swing that a weekly season
+    /// alone cannot.
+    #[test]
+    fn a_daily_series_gets_a_weekly_and_a_yearly_season() {
+        assert_eq!(mstl_seasons(7, 700), vec![7]);
+        assert_eq!(mstl_seasons(7, 731), vec![7, 365]);
+        assert_eq!(mstl_seasons(52, 1000), vec![52]);
+        let weekly = [0.0, 5.0, 8.0, 6.0, 4.0, 20.0, 15.0];
+        let day = |t: usize| {
+            200.0
+                + 0.05 * t as f64
+                + weekly[t % 7]
+                + 40.0 * (2.0 * std::f64::consts::PI * t as f64 / 365.0).sin()
+        };
+        let y: Vec<f64> = (0..760).map(day).collect();
+        let (train, test) = y.split_at(730);
+        let both = predict(Method::MstlEts, train, 7, 7, 30).unwrap();
+        let mae = |p: &Prediction| {
+            p.point
+                .iter()
+                .zip(test)
+                .map(|(f, a)| (f - a).abs())
+                .sum::<f64>()
+                / 30.0
+        };
+        assert!(mae(&both) < 3.0, "weekly + yearly: MAE {}", mae(&both));
+        // The same history cut to under two years: the weekly season only, and the yearly
+        // swing is missed.
+        let short = predict(Method::MstlEts, &train[30..], 7, 7, 30).unwrap();
+        assert!(
+            mae(&short) > mae(&both),
+            "{} vs {}",
+            mae(&short),
+            mae(&both)
+        );
     }
 
     #[test]
