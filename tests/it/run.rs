@@ -207,3 +207,46 @@ fn a_run_whose_models_cannot_be_fitted_writes_the_report_and_exits_with_status_4
     assert!(dir.join("rfm.csv").exists());
     assert!(dir.join("retention_rate.csv").exists());
 }
+
+/// `clv.model = "auto"` in the nightly run: the choice and both models' holdout figures are in
+/// summary.json, the CLV table is the chosen model's, and the report's holdout chart and its
+/// sentence show both models on the holdout the choice was made on.
+#[test]
+fn a_run_with_the_clv_model_on_auto_reports_the_choice_and_both_models() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    let text = std::fs::read_to_string(&cfg).unwrap() + "\n[clv]\nmodel = \"auto\"\n";
+    std::fs::write(&cfg, text).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    sb.ok(&["run", "--config", cfg, "--out", "reports"]);
+    let dir = sb.path("reports/2025-01-01");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["status"], "ok", "{}", summary["failed_steps"]);
+    let clv = &summary["models"]["clv"];
+    let choice = &clv["choice"];
+    let chosen = choice["chosen"].as_str().unwrap();
+    assert!(chosen == "bgnbd" || chosen == "pnbd", "{choice}");
+    assert_eq!(clv["model"], chosen);
+    let (bg, pn) = (&choice["models"]["bgnbd"], &choice["models"]["pnbd"]);
+    let lower = if pn["mae"].as_f64() < bg["mae"].as_f64() {
+        "pnbd"
+    } else {
+        "bgnbd"
+    };
+    assert_eq!(chosen, lower);
+    // The sample spans two years: the holdout is its last 39 weeks.
+    assert_eq!(choice["holdout_from"], "2024-04-03");
+    // The CLV table is the chosen model's: the same as `crm clv --model <chosen>`.
+    let table = std::fs::read_to_string(dir.join("clv.csv")).unwrap();
+    let direct = sb.ok(&["clv", "--config", cfg, "--model", chosen, "--format", "csv"]);
+    assert_eq!(table.lines().count(), direct.lines().count());
+    assert_eq!(table.lines().nth(1), direct.lines().nth(1));
+    let svg = std::fs::read_to_string(dir.join("clv_holdout.svg")).unwrap();
+    assert!(svg.contains("BG/NBD prediction") && svg.contains("Pareto/NBD prediction"));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("the CLV uses"),
+        "the report does not say which model the CLV uses"
+    );
+}

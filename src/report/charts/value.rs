@@ -121,7 +121,8 @@ pub struct ClvHoldout {
     pub as_of: String,
     pub labels: Vec<String>,
     pub actual: Vec<f64>,
-    pub predicted: Vec<f64>,
+    /// One series per model drawn: its name (`BG/NBD`, `Pareto/NBD`) and means.
+    pub predicted: Vec<(String, Vec<f64>)>,
 }
 
 impl Spec for ClvHoldout {
@@ -139,7 +140,13 @@ impl Spec for ClvHoldout {
         DB::ErrorType: 'static,
     {
         let n = self.labels.len();
-        let (_, hi) = range_of(self.actual.iter().chain(&self.predicted).copied(), true);
+        let (_, hi) = range_of(
+            self.actual
+                .iter()
+                .chain(self.predicted.iter().flat_map(|(_, v)| v))
+                .copied(),
+            true,
+        );
         let mut chart = ChartBuilder::on(root)
             .caption(self.title(), ("sans-serif", 20))
             .margin(10)
@@ -155,12 +162,13 @@ impl Spec for ClvHoldout {
             .y_desc("mean repeat purchases in the holdout")
             .label_style(("sans-serif", 12))
             .draw()?;
-        for (values, name, color) in [
-            (&self.actual, "actual", PALETTE[0]),
-            (&self.predicted, "BG/NBD prediction", PALETTE[1]),
-        ] {
+        let mut series = vec![(self.actual.clone(), "actual".to_string())];
+        for (model, values) in &self.predicted {
+            series.push((values.clone(), format!("{model} prediction")));
+        }
+        for (i, (values, name)) in series.iter().enumerate() {
             let values: Vec<Option<f64>> = values.iter().map(|v| Some(*v)).collect();
-            dotted_line(&mut chart, &values, name, color)?;
+            dotted_line(&mut chart, &values, name, PALETTE[i % PALETTE.len()])?;
         }
         legend(&mut chart)?;
         Ok(())

@@ -50,7 +50,7 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
             (render(dir, "forecast", &forecast)?, "Net revenue of complete periods and the recommended model's forecast with its 80% and 95% intervals.".into()),
             (render(dir, "forecast_backtest", &backtest)?, "Mean absolute error scaled by the in-sample seasonal naive error, over rolling origins; the recommended model in orange.".into()),
             (render(dir, "clv_distribution", &clv_hist)?, "Expected order value (Gamma-Gamma) times expected purchases (BG/NBD) month by month, discounted 1% a month by default; the last bar holds the top 1%.".into()),
-            (render(dir, "clv_holdout", &holdout)?, "Mean repeat purchases in the holdout by the number of repeat purchases before it: actual against the BG/NBD prediction.".into()),
+            (render(dir, "clv_holdout", &holdout)?, "Mean repeat purchases in the holdout by the number of repeat purchases before it: actual against the model's prediction (both models' with clv.model = auto).".into()),
         ],
         tables: vec![(
             "Backtest errors per model (MASE below 1 beats the seasonal naive baseline in-sample).".into(),
@@ -104,10 +104,10 @@ fn forecast_chart(
     }
 }
 
-/// The CLV check on the last 26 weeks, when there is history enough before them; and the
-/// sentence that says what was checked.
+/// The CLV check on the last 26 weeks, when there is history enough before them (with
+/// `clv.model = "auto"`, on the holdout the model was chosen on); and the sentence that says
+/// what was checked.
 async fn holdout(a: &mut Analyses<'_>, as_of: &str) -> (charts::ClvHoldout, String) {
-    let split = a.engine.as_of - chrono::Duration::weeks(26);
     let mut chart = charts::ClvHoldout {
         as_of: as_of.into(),
         labels: vec![],
@@ -115,23 +115,75 @@ async fn holdout(a: &mut Analyses<'_>, as_of: &str) -> (charts::ClvHoldout, Stri
         predicted: vec![],
     };
     let model = a.config.clv.model;
-    let Ok((table, choice, _)) = clv::holdout(a.config, model, a.engine, split).await else {
-        let note = "Not enough history before the last 26 weeks to check the CLV model.";
-        return (chart, note.into());
+    let chosen_on = match a.clv().await {
+        Ok(scored) => scored.fitted.choice.clone(),
+        Err(_) => None,
     };
-    for r in rows_of(&table).unwrap_or_default() {
-        chart.labels.push(s(&r, "calibration_frequency"));
-        chart.actual.push(f(&r, "actual_mean").unwrap_or(0.0));
-        chart.predicted.push(f(&r, "predicted_mean").unwrap_or(0.0));
+    let (split, table, choice) = match chosen_on {
+        Some(c) => (c.holdout_from, None, Some(c)),
+        None => {
+            let split = a.engine.as_of - chrono::Duration::weeks(26);
+            let Ok((table, choice, _)) = clv::holdout(a.config, model, a.engine, split).await
+            else {
+                let note = "Not enough history before the last 26 weeks to check the CLV model.";
+                return (chart, note.into());
+            };
+            (split, Some(table), choice)
+        }
+    };
+    // With auto, both models' predictions (the same customers, buckets and actuals).
+    let tables: Vec<(String, datafusion::arrow::array::RecordBatch)> = match &choice {
+        Some(c) => c
+            .scores
+            .iter()
+            .map(|s| (s.model.title().to_string(), s.table.clone()))
+            .collect(),
+        None => {
+            let name = if model == crate::config::ClvModel::Pnbd {
+                "Pareto/NBD"
+            } else {
+                "BG/NBD"
+            };
+            vec![(name.to_string(), table.expect("a table without a choice"))]
+        }
+    };
+    for (i, (name, table)) in tables.iter().enumerate() {
+        let mut means = Vec::new();
+        for r in rows_of(table).unwrap_or_default() {
+            if i == 0 {
+                chart.labels.push(s(&r, "calibration_frequency"));
+                chart.actual.push(f(&r, "actual_mean").unwrap_or(0.0));
+            }
+            means.push(f(&r, "predicted_mean").unwrap_or(0.0));
+        }
+        chart.predicted.push((name.clone(), means));
     }
-    let title = match (&choice, model) {
-        (Some(c), _) if c.chosen == "pnbd" => "Pareto/NBD (chosen over BG/NBD on this holdout)",
-        (Some(_), _) => "BG/NBD (chosen over Pareto/NBD on this holdout)",
-        (None, crate::config::ClvModel::Pnbd) => "Pareto/NBD",
-        _ => "BG/NBD",
+    let note = match &choice {
+        Some(c) => {
+            let score = |key: &str| c.scores.iter().find(|s| s.model.key() == key);
+            let (Some(bg), Some(pn)) = (score("bgnbd"), score("pnbd")) else {
+                unreachable!("auto scores both models")
+            };
+            let chosen = if c.chosen == "pnbd" {
+                "Pareto/NBD"
+            } else {
+                "BG/NBD"
+            };
+            format!(
+                "BG/NBD and Pareto/NBD fitted on purchases before {split}, compared with what the same customers did from {split} to {as_of}: per-customer mean absolute error {:.3} (BG/NBD) and {:.3} (Pareto/NBD); the CLV uses {chosen}.",
+                bg.mae, pn.mae
+            )
+        }
+        None => {
+            let name = if model == crate::config::ClvModel::Pnbd {
+                "Pareto/NBD"
+            } else {
+                "BG/NBD"
+            };
+            format!(
+                "{name} fitted on purchases before {split}, compared with what the same customers did from {split} to {as_of}."
+            )
+        }
     };
-    let note = format!(
-        "{title} fitted on purchases before {split}, compared with what the same customers did from {split} to {as_of}."
-    );
     (chart, note)
 }
