@@ -214,9 +214,14 @@ pub struct SegmentArgs {
     /// Write one target list per segment (customer_id, segment; no personal fields) into DIR.
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,
-    /// Period of the "strict retention in the last period" column [default: retention.period]
+    /// Period of the "strict retention in the last period" column, and the step back of
+    /// --migration [default: retention.period]
     #[arg(long, value_enum)]
     pub period: Option<Period>,
+    /// Segment migration instead: each RFM segment one period before as_of against now, the
+    /// customers who moved between each pair and the revenue they carry.
+    #[arg(long, conflicts_with = "export")]
+    pub migration: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 pub mod clusters;
 pub mod clv;
 pub mod forecast;
+pub mod migration;
 pub mod quality;
 pub mod targets;
 

@@ -33,6 +33,29 @@ pub fn run(args: SegmentArgs) -> Result<()> {
     }
     super::runtime()?.block_on(async {
         let engine = Engine::open(&config, args.warehouse.as_of).await?;
+        if args.migration {
+            if args.by != Segmentation::Rfm {
+                return Err(Error::usage(
+                    "--migration follows the RFM segments: use it with --by rfm",
+                ));
+            }
+            let m = crate::analyses::migration::migration(&config, &engine).await?;
+            if args.output.format == OutputFormat::Table && args.output.out.is_none() {
+                crate::output::say_line(format!(
+                    "RFM segment migration: segment as of {} (one {} before) against as of {}",
+                    m.previous_as_of,
+                    config.retention.period.name(),
+                    m.as_of
+                ))?;
+            }
+            let schema = m.table.schema();
+            return crate::output::write(
+                &[m.table],
+                &schema,
+                args.output.format,
+                args.output.out.as_deref(),
+            );
+        }
         if let Some(dir) = &args.export {
             let n = export(&engine, args.by, dir).await?;
             eprintln!("wrote {n} target lists to {}", dir.display());

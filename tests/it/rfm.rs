@@ -172,3 +172,39 @@ fn segment_counts_add_up_to_the_customers_scored_and_shares_to_100() {
     assert_eq!(rows[1][2], "100.0");
     assert_eq!(rows[1][3], "100.0");
 }
+
+/// Segment migration on the tiny set, worked out by hand in tests/data/rfm_tiny/EXPECTED.md
+/// ("Segment migration"): D moved from About to Sleep to At Risk, G stayed Hibernating, the
+/// other four are new.
+#[test]
+fn segment_migration_on_the_tiny_data_set_equals_the_hand_computed_table() {
+    let sb = Sandbox::new();
+    tiny(&sb, "rfm_tiny");
+    let out = sb.ok(&[
+        "segment",
+        "--migration",
+        "--as-of",
+        "2024-01-11",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        out,
+        "from_segment,to_segment,customers,share_of_from,revenue\n\
+         (new customer),About to Sleep,1,25.0,40.0\n\
+         (new customer),Hibernating,1,25.0,400.0\n\
+         (new customer),Loyal Customers,1,25.0,180.0\n\
+         (new customer),Promising,1,25.0,60.0\n\
+         About to Sleep,At Risk,1,100.0,20.0\n\
+         Hibernating,Hibernating,1,100.0,5.0\n"
+    );
+    // The segments one period back are the RFM as of that day.
+    let then = sb.ok(&["rfm", "--as-of", "2023-12-11", "--format", "csv"]);
+    assert_eq!(
+        then,
+        "customer_id,recency_days,frequency,monetary,r_score,f_score,m_score,rfm_cell,segment\n\
+         D,10,1,10.0,3,1,3,313,About to Sleep\nG,40,1,5.0,1,1,1,111,Hibernating\n"
+    );
+    let err = sb.fails(&["segment", "--migration", "--by", "geographic"]);
+    assert!(err.contains("--by rfm"), "{err}");
+}
