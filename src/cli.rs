@@ -21,7 +21,8 @@ pub use crate::config::Period;
     after_help = "Exit status: 0 done; 1 error (a file, the config, the warehouse, a query); \
                   2 wrong command line; 3 an export rejected more records than its \
                   max_reject_rate allows, nothing was loaded; 4 `crm run` wrote its report but \
-                  an analysis it promises could not run (summary.json names it)."
+                  an analysis it promises could not run (summary.json names it); 5 `crm run \
+                  --fail-on-alert` crossed a threshold of [alerts] (summary.json lists them)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -466,4 +467,8 @@ pub struct RunArgs {
     /// model fits stay on this machine [default: engine.cluster from the config, else local]
     #[arg(long, value_name = "df://HOST:PORT")]
     pub cluster: Option<String>,
+    /// Exit with status 5 when a threshold of [alerts] is crossed (after writing the report),
+    /// so that cron mails the night's alerts.
+    #[arg(long)]
+    pub fail_on_alert: bool,
 }

@@ -38,6 +38,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     #[serde(default)]
     pub engine: EngineConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
     /// Export files to load, by source name. A source named `customers`, `transactions` or
     /// `interactions` loads into that table; any other name must say `table = "..."`.
     #[serde(default)]
@@ -393,6 +395,32 @@ impl Default for ClvConfig {
             discount: 0.01,
             model: ClvModel::Bgnbd,
         }
+    }
+}
+
+/// Thresholds `crm run` checks after every run (analyses/alerts.rs); unset ones are not checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Strict retention of the last complete period fell by more than this many points against
+    /// the period before.
+    pub retention_drop_points: Option<f64>,
+    /// Net revenue of the last complete period moved by more than this many percent (up or down)
+    /// against the period before.
+    pub revenue_change_pct: Option<f64>,
+    /// The run's load rejected more than this many percent of the records it read.
+    pub reject_rate_pct: Option<f64>,
+    /// Customers churned in the last complete period rose by more than this many percent against
+    /// the period before.
+    pub churned_up_pct: Option<f64>,
+}
+
+impl AlertsConfig {
+    pub fn any(&self) -> bool {
+        self.retention_drop_points.is_some()
+            || self.revenue_change_pct.is_some()
+            || self.reject_rate_pct.is_some()
+            || self.churned_up_pct.is_some()
     }
 }
 

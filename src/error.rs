@@ -62,6 +62,10 @@ pub enum Error {
     /// `crm run` wrote what it could, but an analysis it promises did not run.
     #[error("{0}")]
     StepsFailed(String),
+
+    /// `crm run --fail-on-alert` crossed a threshold of `[alerts]` (the report was written).
+    #[error("{0}")]
+    Alerts(String),
 }
 
 /// The exit statuses `crm` documents (README "Exit status", `crm --help`): a cron job or a
@@ -76,6 +80,8 @@ pub mod exit {
     pub const REJECTED_INPUT: u8 = 3;
     /// `crm run` could not run every analysis it promises (summary.json names the step).
     pub const STEP_FAILED: u8 = 4;
+    /// `crm run --fail-on-alert` crossed an alert threshold (summary.json lists `alerts`).
+    pub const ALERT: u8 = 5;
 }
 
 impl Error {
@@ -85,6 +91,7 @@ impl Error {
             Error::Usage(_) => exit::USAGE,
             Error::Rejected(_) => exit::REJECTED_INPUT,
             Error::StepsFailed(_) => exit::STEP_FAILED,
+            Error::Alerts(_) => exit::ALERT,
             _ => exit::ERROR,
         }
     }

@@ -51,6 +51,8 @@ pub struct FailedStep {
 pub struct Outcome {
     pub dir: PathBuf,
     pub failed: Vec<FailedStep>,
+    /// The `[alerts]` thresholds the run crossed.
+    pub alerts: Vec<crate::analyses::alerts::Alert>,
 }
 
 /// The steps of a run as they go: a progress line on stderr when it is a terminal (nothing in a
@@ -142,8 +144,14 @@ async fn write(
     let mut a = Analyses::new(&engine, config);
     let table_rows = write_tables(&mut a, &tmp, load.changed && as_of.is_none(), steps).await?;
     let (models, failed) = write_models(&mut a, &tmp, steps).await?;
+    steps.start("alerts");
+    let alerts = analyses::alerts::check(&mut a, load.changed.then_some(load)).await?;
+    steps.start("segment migration");
+    if let Ok(m) = a.migration().await {
+        write_batch(&tmp, "segment_migration", &m.table)?;
+    }
     steps.start("report");
-    crate::report::write(&mut a, &tmp).await?;
+    crate::report::write(&mut a, &tmp, &alerts).await?;
     steps.start("target lists");
     let lists = targets::rfm_lists(&engine).await?;
     targets::write_rfm_lists(&tmp.join("targets"), &lists)?;
@@ -151,6 +159,7 @@ async fn write(
     let summary = json!({
         "status": if failed.is_empty() { "ok" } else { "failed" },
         "failed_steps": failed,
+        "alerts": alerts,
         "as_of": day,
         "generated_at": crate::warehouse::now_rfc3339(),
         "timezone": engine.timezone.to_string(),
@@ -174,7 +183,11 @@ async fn write(
     )
     .map_err(|e| Error::io(&path, e))?;
     let dir = swap_into_place(out_root, &day, &tmp)?;
-    Ok(Outcome { dir, failed })
+    Ok(Outcome {
+        dir,
+        failed,
+        alerts,
+    })
 }
 
 /// Every table of [`tables`] as CSV and Parquet; returns their row counts. After a load that

@@ -6,6 +6,7 @@
 //! May import the stages below it (engine, models, report, output, ingest for a load's
 //! summary); never `cmd`, which sits on top as thin adapters.
 
+pub mod alerts;
 pub mod clusters;
 pub mod clv;
 pub mod forecast;
@@ -51,6 +52,7 @@ pub struct Analyses<'a> {
     clusters: Option<Result<clusters::Fit>>,
     forecast: Option<Result<forecast::Report>>,
     clv: Option<Result<clv::Scored>>,
+    migration: Option<Result<migration::Migration>>,
 }
 
 impl<'a> Analyses<'a> {
@@ -62,6 +64,7 @@ impl<'a> Analyses<'a> {
             clusters: None,
             forecast: None,
             clv: None,
+            migration: None,
         }
     }
 
@@ -112,5 +115,13 @@ impl<'a> Analyses<'a> {
             self.clv = Some(clv::score(self.engine, self.config).await);
         }
         self.clv.as_ref().expect("set above").as_ref()
+    }
+
+    /// RFM segment migration since one `retention.period` before as_of, computed once.
+    pub async fn migration(&mut self) -> std::result::Result<&migration::Migration, &Error> {
+        if self.migration.is_none() {
+            self.migration = Some(migration::migration(self.config, self.engine).await);
+        }
+        self.migration.as_ref().expect("set above").as_ref()
     }
 }

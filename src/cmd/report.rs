@@ -16,7 +16,9 @@ pub fn run(args: ReportHtmlArgs) -> Result<()> {
                 .resolve(&config.report.out)
                 .join(engine.as_of.to_string())
         });
-        let path = report::write(&mut Analyses::new(&engine, &config), &dir).await?;
+        let mut a = Analyses::new(&engine, &config);
+        let alerts = crate::analyses::alerts::check(&mut a, None).await?;
+        let path = report::write(&mut a, &dir, &alerts).await?;
         crate::output::say_line(format!("report written to {}", path.display()))
     })
 }

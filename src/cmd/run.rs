@@ -15,7 +15,16 @@ pub fn run(args: RunArgs) -> Result<()> {
         .unwrap_or_else(|| config.resolve(&config.report.out));
     let outcome = nightly::run(&config, args.as_of, &out_root)?;
     crate::output::say_line(format!("report written to {}", outcome.dir.display()))?;
+    for alert in &outcome.alerts {
+        eprintln!("alert: {}", alert.message);
+    }
     if outcome.failed.is_empty() {
+        if args.fail_on_alert && !outcome.alerts.is_empty() {
+            return Err(Error::Alerts(format!(
+                "{} alert threshold(s) crossed (summary.json, \"alerts\"); exiting with status 5 as --fail-on-alert asks",
+                outcome.alerts.len()
+            )));
+        }
         return Ok(());
     }
     let steps: Vec<String> = outcome

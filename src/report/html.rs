@@ -13,6 +13,15 @@ pub struct Kpi {
     pub caption: String,
 }
 
+/// What the report opens with: the alerts the run crossed, and what moved.
+pub struct Opening<'a> {
+    pub alerts: &'a [String],
+    /// Whether any alert threshold is configured (then "none crossed" is said too).
+    pub alerts_checked: bool,
+    /// (sentence, id of the chart that shows it).
+    pub movements: &'a [(String, String)],
+}
+
 pub struct Section {
     pub title: String,
     pub intro: String,
@@ -47,9 +56,17 @@ figure { margin: 18px 0; } figure svg { width: 100%; height: auto; border: 1px s
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
 th, td { border-bottom: 1px solid #e4e8ec; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+section.alerts { border-left: 6px solid #b42318; } section.alerts li { color: #b42318; margin: 4px 0; }
+#movements li { margin: 6px 0; line-height: 1.4; }
 ";
 
-pub fn page(title: &str, subtitle: &str, kpis: &[Kpi], sections: &[Section]) -> String {
+pub fn page(
+    title: &str,
+    subtitle: &str,
+    opening: &Opening,
+    kpis: &[Kpi],
+    sections: &[Section],
+) -> String {
     let mut h = String::new();
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     h.push_str(&format!(
@@ -61,6 +78,26 @@ pub fn page(title: &str, subtitle: &str, kpis: &[Kpi], sections: &[Section]) -> 
         escape(title),
         escape(subtitle)
     ));
+    if !opening.alerts.is_empty() {
+        h.push_str("<section id=\"alerts\" class=\"alerts\"><h2>Alerts</h2><ul>\n");
+        for line in opening.alerts {
+            h.push_str(&format!("<li>{}</li>\n", escape(line)));
+        }
+        h.push_str("</ul></section>\n");
+    } else if opening.alerts_checked {
+        h.push_str("<section id=\"alerts\"><h2>Alerts</h2><p class=\"note\">No alert threshold was crossed.</p></section>\n");
+    }
+    if !opening.movements.is_empty() {
+        h.push_str("<section id=\"movements\"><h2>What moved</h2><ul>\n");
+        for (line, chart) in opening.movements {
+            h.push_str(&format!(
+                "<li>{} <a href=\"#{}\">See the chart.</a></li>\n",
+                escape(line),
+                escape(chart)
+            ));
+        }
+        h.push_str("</ul></section>\n");
+    }
     h.push_str("<section id=\"summary\"><h2>Summary</h2><div class=\"kpis\">\n");
     for k in kpis {
         let class = match &k.change {

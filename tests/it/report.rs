@@ -75,6 +75,7 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
         "clv_distribution",
         "campaign_conversion",
         "ticket_resolution",
+        "segment_migration",
     ];
     assert_eq!(
         html.matches("<svg").count(),
@@ -142,7 +143,15 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
         "Data quality",
         "Interactions and service",
         "Customers per recency and frequency score",
+        "What moved",
+        "Largest RFM segment movements since 2024-12-01",
     ] {
         assert!(dom.contains(text), "the page does not show {text:?}");
     }
+    // The opening's segment sentence is the migration table's largest movement.
+    let migration = std::fs::read_to_string(dir.join("segment_migration.csv")).unwrap();
+    let top = parse_csv(&migration)[1].clone();
+    assert_ne!(top[0], top[1], "the first row is a movement");
+    let sentence = format!("{} {} customers became {} since 2024-12-01", top[2], top[0], top[1]);
+    assert!(dom.contains(&sentence), "the page does not say {sentence:?}");
 }

@@ -250,3 +250,96 @@ fn a_run_with_the_clv_model_on_auto_reports_the_choice_and_both_models() {
         "the report does not say which model the CLV uses"
     );
 }
+
+/// `[alerts]` on a tiny history worked by hand (monthly): a, b and c buy 10.00 each in December
+/// and January, only a in February; one line of the export has no valid time. As of 1 March:
+/// strict retention fell from 100% (January: all 3 of December again) to 33.3% (February: a of
+/// 3), 66.7 points; net revenue fell 66.7% (30 to 10); the load rejected 1 of 8 records (12.5%).
+/// With limits 50 points, 70%, 10% and churned-up 10% (January churned nobody: no rate), the
+/// retention and reject alerts fire, revenue does not.
+#[test]
+fn alerts_are_checked_listed_first_and_fail_the_run_on_request() {
+    let sb = Sandbox::new();
+    sb.write(
+        "t.csv",
+        "transaction_id,customer_id,ts,amount\n\
+         t1,a,2023-12-05,10\nt2,b,2023-12-06,10\nt3,c,2023-12-07,10\n\
+         t4,a,2024-01-05,10\nt5,b,2024-01-06,10\nt6,c,2024-01-07,10\n\
+         t7,a,2024-02-05,10\nt8,d,not a time,10\n",
+    );
+    let cfg = sb.write(
+        "crm.toml",
+        "[warehouse]\npath = \"wh\"\n[report]\nout = \"reports\"\n\
+         [alerts]\nretention_drop_points = 50\nrevenue_change_pct = 70\nreject_rate_pct = 10\nchurned_up_pct = 10\n\
+         [sources.transactions]\npath = \"t.csv\"\nmax_reject_rate = 0.5\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let out = sb
+        .cmd(&[
+            "run",
+            "--config",
+            cfg,
+            "--as-of",
+            "2024-03-01",
+            "--fail-on-alert",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&["run"], &out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 alert threshold(s) crossed"), "{err}");
+    let dir = sb.path("reports/2024-03-01");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let alerts = summary["alerts"].as_array().unwrap();
+    let names: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["retention_drop_points", "reject_rate_pct"],
+        "{alerts:?}"
+    );
+    // retention_rate carries strict retention to 2 decimals: 100.0 - 33.33.
+    assert!(
+        (alerts[0]["value"].as_f64().unwrap() - 66.67).abs() < 1e-9,
+        "{alerts:?}"
+    );
+    assert!((alerts[1]["value"].as_f64().unwrap() - 12.5).abs() < 1e-9);
+    // The report opens with them, before what moved and the headline figures.
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("{s} missing"));
+    assert!(
+        at("id=\"alerts\"") < at("id=\"movements\"")
+            && at("id=\"movements\"") < at("id=\"summary\"")
+    );
+    assert!(
+        html.contains("strict retention fell 66.7 points in 2024-02"),
+        "retention alert"
+    );
+    assert!(
+        html.contains("rejected 1 of 8 records (12.50%)"),
+        "reject alert"
+    );
+    assert!(
+        html.contains("Net revenue in 2024-02 was 10: -66.7% against 2024-01."),
+        "revenue sentence"
+    );
+
+    // Without --fail-on-alert the run succeeds and still lists them; a second run loads
+    // nothing, so the reject alert is gone.
+    let out = sb
+        .cmd(&["run", "--config", cfg, "--as-of", "2024-03-01"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&["run"], &out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["alerts"].as_array().unwrap().len(),
+        1,
+        "{}",
+        summary["alerts"]
+    );
+}

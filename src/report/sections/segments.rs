@@ -19,6 +19,7 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
     };
     let grid = rf_grid(a, &as_of).await?;
     let clusters = clusters(a, &as_of).await;
+    let (migration, moves) = migration(a).await;
     Ok(Section {
         title: "Segments".into(),
         intro: "RFM scores rank customers by recency, frequency and monetary value (1 to 5); the R and F scores place each customer in a named segment with a recommended action.".into(),
@@ -26,13 +27,49 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
             (render(dir, "rfm_segments", &segments)?, "Share of the customers scored and share of their net revenue, per segment.".into()),
             (render(dir, "rf_grid", &grid)?, "Each cell: customers with that recency and frequency score; the colour is the segment the cell belongs to.".into()),
             (render(dir, "clusters", &clusters)?, "k-means on log recency, frequency and spend, standardised; clusters numbered by mean spend, highest first.".into()),
+            (render(dir, "segment_migration", &migration)?, "Customers who changed RFM segment since one period before, the largest movements (new customers left out); the table below gives the revenue they carry.".into()),
         ],
-        tables: vec![(
-            "What to do with each segment.".into(),
-            strings(&["segment", "customers", "action"]),
-            table_rows(&seg, &["segment", "customers", "action"]),
-        )],
+        tables: vec![
+            (
+                "What to do with each segment.".into(),
+                strings(&["segment", "customers", "action"]),
+                table_rows(&seg, &["segment", "customers", "action"]),
+            ),
+            (
+                "The largest segment movements since one period before: customers, and their net revenue (RFM monetary value) now.".into(),
+                strings(&["from", "to", "customers", "revenue"]),
+                moves,
+            ),
+        ],
     })
+}
+
+/// The largest RFM segment movements as bars, and as table rows.
+async fn migration(a: &mut Analyses<'_>) -> (charts::Bars, Vec<Vec<String>>) {
+    use crate::analyses::{alerts::thousands, migration};
+    let mut chart = charts::Bars {
+        title: "Largest RFM segment movements (customers)".into(),
+        y_desc: "customers".into(),
+        labels: vec![],
+        values: vec![],
+        highlight: vec![],
+    };
+    let Ok(m) = a.migration().await else {
+        return (chart, vec![]);
+    };
+    let moves = migration::largest_movements(m, 6);
+    chart.title = format!(
+        "Largest RFM segment movements since {} (customers, as of {})",
+        m.previous_as_of, m.as_of
+    );
+    let mut rows = Vec::new();
+    for (from, to, n, revenue) in moves {
+        chart.labels.push(format!("{from} \u{2192} {to}"));
+        chart.values.push(n as f64);
+        chart.highlight.push(false);
+        rows.push(vec![from, to, thousands(n as f64), thousands(revenue)]);
+    }
+    (chart, rows)
 }
 
 /// Customers per R and F score and each cell's segment (drawn for 5 bins only).
