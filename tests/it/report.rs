@@ -152,6 +152,12 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
     let migration = std::fs::read_to_string(dir.join("segment_migration.csv")).unwrap();
     let top = parse_csv(&migration)[1].clone();
     assert_ne!(top[0], top[1], "the first row is a movement");
-    let sentence = format!("{} {} customers became {} since 2024-12-01", top[2], top[0], top[1]);
-    assert!(dom.contains(&sentence), "the page does not say {sentence:?}");
+    let sentence = format!(
+        "{} {} customers became {} since 2024-12-01",
+        top[2], top[0], top[1]
+    );
+    assert!(
+        dom.contains(&sentence),
+        "the page does not say {sentence:?}"
+    );
 }

@@ -43,7 +43,9 @@ impl Spec for Histogram {
             .build_cartesian_2d(lo..hi, 0.0..top * 1.1)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&|v| super::axis_number(*v))
             .x_desc(self.x_desc.as_str())
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("customers")
             .label_style(("sans-serif", 12))
             .draw()?;
@@ -92,6 +94,7 @@ impl Spec for Bars {
             .configure_mesh()
             .x_labels(n.min(30))
             .x_label_formatter(&|x| label_at(&labels, x))
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc(self.y_desc.as_str())
             .label_style(("sans-serif", 12))
             .draw()?;

@@ -119,6 +119,40 @@ pub fn render(dir: &Path, name: &str, spec: &impl Spec) -> Result<Chart> {
     })
 }
 
+/// An axis number as a person reads it: thousands separators, no trailing `.0`, and decimals
+/// only where the step between ticks needs them (`120,000`, `2.5`, `0.25`).
+pub fn axis_number(v: f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    let rounded = (v * 100.0).round() / 100.0;
+    let decimals = if rounded.fract() == 0.0 {
+        0
+    } else if (rounded * 10.0).fract().abs() < 1e-9 {
+        1
+    } else {
+        2
+    };
+    let text = format!("{:.*}", decimals, rounded.abs());
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let mut out = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    if rounded < 0.0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 /// The category label at a rounded x coordinate, for axes of periods or segments.
 pub fn label_at(labels: &[String], x: &f64) -> String {
     let i = x.round();
@@ -202,6 +236,22 @@ pub fn bar(x: f64, from: f64, to: f64, width: f64, color: RGBColor) -> Rectangle
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axis_numbers_read_as_people_write_them() {
+        for (v, text) in [
+            (120000.0, "120,000"),
+            (700.0, "700"),
+            (-1234567.0, "-1,234,567"),
+            (2.5, "2.5"),
+            (0.25, "0.25"),
+            (0.0, "0"),
+            (999.999, "1,000"),
+            (-0.004, "0"),
+        ] {
+            assert_eq!(axis_number(v), text, "{v}");
+        }
+    }
 
     fn svg_of(spec: &impl Spec) -> String {
         let dir = tempfile::tempdir().unwrap();

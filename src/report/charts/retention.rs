@@ -45,6 +45,7 @@ impl Spec for RetentionRate {
         chart
             .configure_mesh()
             .x_labels(0)
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("rate (%)")
             .label_style(("sans-serif", 13))
             .draw()?;
@@ -71,6 +72,7 @@ impl Spec for RetentionRate {
             .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("customers")
             .label_style(("sans-serif", 12))
             .draw()?;
@@ -139,6 +141,7 @@ impl Spec for GrowthAccounting {
             .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("customers (dormant below zero)")
             .label_style(("sans-serif", 12))
             .draw()?;
@@ -233,8 +236,9 @@ impl Spec for CohortHeatmap {
             for (k, cell) in row.iter().enumerate() {
                 let Some(v) = cell else { continue };
                 let (x, y) = (k as f64, r as f64);
+                // A hair wider than the cell, for the same reason as the scale's steps.
                 chart.draw_series([Rectangle::new(
-                    [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
+                    [(x - 0.5, y - 0.5), (x + 0.51, y + 0.51)],
                     heat(*v).filled(),
                 )])?;
                 let color = if *v > 0.5 { WHITE } else { BLACK };
@@ -255,12 +259,15 @@ impl Spec for CohortHeatmap {
             .disable_mesh()
             .x_labels(0)
             .y_labels(6)
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("% retained")
             .label_style(("sans-serif", 11))
             .draw()?;
+        // Each step overlaps the next by one: adjacent shapes drawn edge to edge leave
+        // anti-aliased hairlines between them (the stripes a browser showed).
         bar.draw_series((0..100).map(|p| {
             Rectangle::new(
-                [(0.0, p as f64), (1.0, p as f64 + 1.0)],
+                [(0.0, p as f64), (1.0, (p as f64 + 2.0).min(100.0))],
                 heat(p as f64 / 100.0).filled(),
             )
         }))?;
@@ -301,7 +308,9 @@ impl Spec for RetentionCurves {
             .build_cartesian_2d(0.0..(ages - 1) as f64, 0.0..105.0)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&|v| super::axis_number(*v))
             .x_desc(format!("age ({}s)", self.period))
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("customers buying again (% of cohort)")
             .label_style(("sans-serif", 12))
             .draw()?;

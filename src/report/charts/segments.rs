@@ -55,6 +55,7 @@ impl Spec for SegmentShares {
                     .into_font()
                     .transform(FontTransform::Rotate90),
             )
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("share (%)")
             .label_style(("sans-serif", 12))
             .draw()?;
@@ -190,7 +191,9 @@ impl Spec for Clusters {
             .build_cartesian_2d(0.0..max_r * 1.05, (1.0..max_m * 1.5).log_scale())?;
         chart
             .configure_mesh()
+            .x_label_formatter(&|v| super::axis_number(*v))
             .x_desc("recency (days since the last purchase)")
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("net revenue (log scale)")
             .label_style(("sans-serif", 12))
             .draw()?;

@@ -46,6 +46,7 @@ impl Spec for ChannelMix {
             .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("interactions")
             .label_style(("sans-serif", 12))
             .draw()?;
@@ -106,6 +107,7 @@ impl Spec for Satisfaction {
             .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("NPS (-100..100) / CSAT satisfied (%)")
             .label_style(("sans-serif", 12))
             .draw()?;

@@ -54,19 +54,28 @@ impl Spec for Forecast {
             .x_labels(PERIOD_TICKS)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("net revenue")
             .label_style(("sans-serif", 12))
             .draw()?;
         let at = |h: usize| (start + h) as f64;
+        // The band and the forecast line start at the last actual: no gap before them.
+        let last_actual = self
+            .actual
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, v)| v.map(|v| (i as f64, v)));
         for (lo_i, hi_i, alpha, name) in [(3, 4, 0.15, "95% interval"), (1, 2, 0.3, "80% interval")]
         {
             let pick = |f: &(f64, f64, f64, f64, f64), i: usize| [f.0, f.1, f.2, f.3, f.4][i];
-            let mut poly: Vec<(f64, f64)> = self
-                .forecast
-                .iter()
-                .enumerate()
-                .map(|(h, f)| (at(h), pick(f, hi_i)))
-                .collect();
+            let mut poly: Vec<(f64, f64)> = last_actual.into_iter().collect();
+            poly.extend(
+                self.forecast
+                    .iter()
+                    .enumerate()
+                    .map(|(h, f)| (at(h), pick(f, hi_i))),
+            );
             poly.extend(
                 self.forecast
                     .iter()
@@ -74,7 +83,7 @@ impl Spec for Forecast {
                     .rev()
                     .map(|(h, f)| (at(h), pick(f, lo_i))),
             );
-            if !poly.is_empty() {
+            if !self.forecast.is_empty() {
                 chart
                     .draw_series([Polygon::new(poly, PALETTE[1].mix(alpha).filled())])?
                     .label(name)
@@ -98,11 +107,9 @@ impl Spec for Forecast {
             .legend(|(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[0].stroke_width(2))
             });
-        let fc: Vec<(f64, f64)> = self
-            .forecast
-            .iter()
-            .enumerate()
-            .map(|(h, f)| (at(h), f.0))
+        let fc: Vec<(f64, f64)> = last_actual
+            .into_iter()
+            .chain(self.forecast.iter().enumerate().map(|(h, f)| (at(h), f.0)))
             .collect();
         chart
             .draw_series(LineSeries::new(fc, PALETTE[1].stroke_width(2)))?
@@ -159,6 +166,7 @@ impl Spec for ClvHoldout {
             .x_labels(n)
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc("repeat purchases in the calibration period")
+            .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("mean repeat purchases in the holdout")
             .label_style(("sans-serif", 12))
             .draw()?;
