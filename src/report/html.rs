@@ -56,6 +56,27 @@ figure { margin: 18px 0; } figure svg { width: 100%; height: auto; border: 1px s
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
 th, td { border-bottom: 1px solid #e4e8ec; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+details.values { margin: 6px 0 0; font-size: 13px; } details.values summary { cursor: pointer; color: #1f3b57; }
+details.values table { display: block; max-height: 320px; overflow: auto; }
+/* A phone: the page and every chart fit the screen's width; wide tables scroll inside
+   themselves, never the page. */
+@media (max-width: 640px) {
+  header { padding: 12px 14px; } header h1 { font-size: 20px; }
+  main { padding: 8px 8px 32px; }
+  section { padding: 10px 12px; margin: 12px 0; }
+  .kpis { grid-template-columns: 1fr; }
+  .kpi .value { font-size: 22px; }
+  table { display: block; max-width: 100%; overflow-x: auto; }
+}
+/* Print to PDF: one section a page, charts whole, the values tables left out. */
+@media print {
+  body { background: white; }
+  main { max-width: none; padding: 0; }
+  section { box-shadow: none; border-radius: 0; margin: 0; break-after: page; page-break-after: always; }
+  figure { break-inside: avoid; page-break-inside: avoid; }
+  details.values { display: none; }
+  a { color: inherit; text-decoration: none; }
+}
 section.alerts { border-left: 6px solid #b42318; } section.alerts li { color: #b42318; margin: 4px 0; }
 #movements li { margin: 6px 0; line-height: 1.4; }
 ";
@@ -68,7 +89,7 @@ pub fn page(
     sections: &[Section],
 ) -> String {
     let mut h = String::new();
-    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     h.push_str(&format!(
         "<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         escape(title)
@@ -128,10 +149,11 @@ pub fn page(
         ));
         for (chart, caption) in &s.charts {
             h.push_str(&format!(
-                "<figure id=\"chart-{}\">{}<figcaption>{}</figcaption></figure>\n",
+                "<figure id=\"chart-{}\">{}<figcaption>{}</figcaption>{}</figure>\n",
                 chart.name,
                 strip_xml_header(&chart.svg),
-                escape(caption)
+                escape(caption),
+                values_table(&chart.values)
             ));
         }
         for (caption, header, rows) in &s.tables {
@@ -156,6 +178,35 @@ pub fn page(
     }
     h.push_str("</main>\n</body>\n</html>\n");
     h
+}
+
+/// A chart's values as a table a person can copy from and a screen reader can read, folded
+/// under the chart.
+fn values_table(values: &[[String; 3]]) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let with_series = values.iter().any(|v| !v[0].is_empty());
+    let mut t = String::from(
+        "<details class=\"values\"><summary>The values of this chart</summary><table><tr>",
+    );
+    if with_series {
+        t.push_str("<th>series</th>");
+    }
+    t.push_str("<th></th><th>value</th></tr>\n");
+    for [series, label, value] in values {
+        t.push_str("<tr>");
+        if with_series {
+            t.push_str(&format!("<td>{}</td>", escape(series)));
+        }
+        t.push_str(&format!(
+            "<td>{}</td><td>{}</td></tr>\n",
+            escape(label),
+            escape(value)
+        ));
+    }
+    t.push_str("</table></details>");
+    t
 }
 
 fn strip_xml_header(svg: &str) -> &str {

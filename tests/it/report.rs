@@ -161,3 +161,242 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
         "the page does not say {sentence:?}"
     );
 }
+
+/// The `<title>` tooltips of an SVG as (series, label, value): "series, label: value" or
+/// "label: value"; the value's number with its separators and unit removed.
+fn tooltips(svg: &str) -> Vec<(String, String, f64, String)> {
+    svg.split("<title>")
+        .skip(1)
+        .map(|t| t.split("</title>").next().unwrap().replace("&amp;", "&"))
+        .filter_map(|t| {
+            let (head, value) = t.rsplit_once(": ")?;
+            let (series, label) = match head.split_once(", ") {
+                Some((s, l)) => (s.to_string(), l.to_string()),
+                None => (String::new(), head.to_string()),
+            };
+            let number: String = value
+                .split_whitespace()
+                .next()?
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+                .collect();
+            Some((series, label, number.parse().ok()?, value.to_string()))
+        })
+        .collect()
+}
+
+/// Every chart carries its values (tooltips at its marks and a folded table beside it), and for
+/// the charts drawn from a table of the run folder those values are the table's; the page fits a
+/// 400 px screen without scrolling sideways, every chart shown; and printing gives a section a
+/// page.
+#[test]
+fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_page() {
+    let sb = Sandbox::new();
+    let cfg = sb.with_sample();
+    sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--out", "reports"]);
+    let dir = sb.path("reports/2025-01-01");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let svg = |name: &str| std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
+    let csv =
+        |name: &str| parse_csv(&std::fs::read_to_string(dir.join(format!("{name}.csv"))).unwrap());
+    let figures = html.matches("<figure").count();
+    assert_eq!(
+        html.matches("<details class=\"values\">").count(),
+        figures,
+        "a values table per chart"
+    );
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "svg") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                !tooltips(&text).is_empty(),
+                "{} carries no values",
+                p.display()
+            );
+        }
+    }
+    let find = |tips: &[(String, String, f64, String)], series: &str, label: &str| {
+        tips.iter()
+            .find(|t| t.0 == series && t.1 == label)
+            .map(|t| t.2)
+            .unwrap_or_else(|| panic!("no value for {series:?} {label:?}"))
+    };
+    let close = |a: f64, b: f64, what: &str| {
+        assert!((a - b).abs() < 0.006, "{what}: chart {a} vs table {b}")
+    };
+
+    // Retention rate: every period's seed and strict rate, retained and reactivated.
+    let tips = tooltips(&svg("retention_rate"));
+    let rows = csv("retention_rate");
+    let mut checked = 0;
+    for r in &rows[1..] {
+        if let Ok(rate) = r[6].parse::<f64>() {
+            close(find(&tips, "seed rate (E - N) / S", &r[0]), rate, &r[0]);
+            close(
+                find(&tips, "strict retention: retained / S", &r[0]),
+                r[7].parse().unwrap(),
+                &r[0],
+            );
+            checked += 1;
+        }
+        close(find(&tips, "retained", &r[0]), r[4].parse().unwrap(), &r[0]);
+        close(
+            find(&tips, "reactivated", &r[0]),
+            r[5].parse().unwrap(),
+            &r[0],
+        );
+    }
+    assert!(checked > 20, "{checked}");
+    // Growth accounting: the four components of every period.
+    let tips = tooltips(&svg("growth_accounting"));
+    for r in &csv("growth_accounting")[1..] {
+        for (k, name) in [
+            (1, "new"),
+            (2, "returning"),
+            (3, "resurrecting"),
+            (4, "dormant"),
+        ] {
+            close(
+                find(&tips, name, &r[0]),
+                r[k].parse().unwrap(),
+                &format!("{} {name}", r[0]),
+            );
+        }
+    }
+    // The cohort heatmap: every complete cell, in percent.
+    let tips = tooltips(&svg("cohort_heatmap"));
+    let mut cells = 0;
+    for r in &csv("retention_cohorts")[1..] {
+        if let Ok(v) = r[4].parse::<f64>() {
+            close(
+                find(&tips, &r[0], &format!("age {}", r[1])),
+                100.0 * v,
+                &format!("{} age {}", r[0], r[1]),
+            );
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, tips.len(), "a tooltip per cell, no more");
+    // RFM segments: both shares of every segment.
+    let tips = tooltips(&svg("rfm_segments"));
+    for r in &csv("rfm_segment_summary")[1..] {
+        close(
+            find(&tips, "share of customers", &r[0]),
+            r[2].parse().unwrap(),
+            &r[0],
+        );
+        close(
+            find(&tips, "share of net revenue", &r[0]),
+            r[4].parse().unwrap(),
+            &r[0],
+        );
+    }
+    // The R x F grid holds every scored customer.
+    let grid: f64 = tooltips(&svg("rf_grid")).iter().map(|t| t.2).sum();
+    assert_eq!(grid as usize, csv("rfm").len() - 1);
+    // Channel mix: interactions per channel and period.
+    let tips = tooltips(&svg("channel_mix"));
+    for r in &csv("channel_mix")[1..] {
+        close(
+            find(&tips, &r[1], &r[0]),
+            r[2].parse().unwrap(),
+            &format!("{} {}", r[0], r[1]),
+        );
+    }
+    // Segment migration: the largest movements, in the table's order.
+    let tips = tooltips(&svg("segment_migration"));
+    let table = csv("segment_migration");
+    let moved: Vec<&Vec<String>> = table[1..]
+        .iter()
+        .filter(|r| r[0] != r[1] && r[0] != "(new customer)")
+        .take(tips.len())
+        .collect();
+    assert!(!moved.is_empty());
+    for (t, r) in tips.iter().zip(&moved) {
+        assert_eq!(t.1, format!("{} \u{2192} {}", r[0], r[1]));
+        close(t.2, r[2].parse().unwrap(), &t.1);
+    }
+
+    // A phone: a test page frames the report 400 px wide and reads its layout (the report
+    // itself has no script).
+    let frame = sb.write(
+        "reports/2025-01-01/phone.html",
+        "<!DOCTYPE html><html><body><iframe id=\"f\" src=\"report.html\" style=\"width:400px;height:900px;border:0\"></iframe>\
+         <script>const f=document.getElementById('f');f.onload=()=>{const d=f.contentDocument.documentElement;\
+         const w=[...f.contentDocument.querySelectorAll('figure svg')].map(s=>s.getBoundingClientRect().width);\
+         document.body.setAttribute('data-layout',[d.scrollWidth,d.clientWidth,Math.min(...w),Math.max(...w),w.length].join(' '));};</script></body></html>",
+    );
+    let out = Command::new(chromium())
+        .args(chromium_args(&sb.path("profile-phone")))
+        .args([
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", frame.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let layout: Vec<f64> = dom
+        .split("data-layout=\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the phone page did not lay out: {dom}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let [scroll, client, narrowest, widest, charts] = layout[..] else {
+        panic!("{layout:?}")
+    };
+    assert!(
+        scroll <= client,
+        "the page scrolls sideways at 400 px: {scroll} > {client}"
+    );
+    assert_eq!(charts as usize, figures);
+    assert!(
+        narrowest > 300.0 && widest <= 400.0,
+        "charts {narrowest}..{widest} px wide"
+    );
+
+    // Print: with the report's print rules a section starts a page, so the PDF has more pages
+    // than the same page printed without them, and at least one per section.
+    let pages = |name: &str, page: &str| {
+        let path = dir.join(page);
+        let pdf = sb.path(name);
+        let out = Command::new(chromium())
+            .args(chromium_args(&sb.path(&format!("profile-{name}"))))
+            .arg("--no-pdf-header-footer")
+            .arg(format!("--print-to-pdf={}", pdf.display()))
+            .arg(format!("file://{}", path.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&pdf).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        text.match_indices("/Type /Page")
+            .filter(|(i, _)| !text[i + 11..].starts_with('s'))
+            .count()
+    };
+    let start = html.find("@media print").expect("print rules");
+    let end = start + html[start..].find("\n}\n").expect("the block's end") + 3;
+    sb.write(
+        "reports/2025-01-01/no-print-rules.html",
+        &format!("{}{}", &html[..start], &html[end..]),
+    );
+    let (with, without) = (
+        pages("with.pdf", "report.html"),
+        pages("without.pdf", "no-print-rules.html"),
+    );
+    let sections = html.matches("<section").count();
+    assert!(
+        with >= sections && with > without,
+        "{with} pages with the print rules, {without} without, {sections} sections"
+    );
+}

@@ -2,7 +2,7 @@
 
 use plotters::prelude::*;
 
-use super::{Area, DrawResult, PALETTE, Spec, bar, label_at, range_of};
+use super::{Area, DrawResult, PALETTE, Spec, bar, label_at, range_of, tip, value_text};
 
 /// A histogram of positive values, in `bins` equal-width bins up to the 99th percentile (the
 /// last bin holds everything above).
@@ -56,6 +56,22 @@ impl Spec for Histogram {
                 PALETTE[0].filled(),
             )
         }))?;
+        for (i, c) in counts.iter().enumerate() {
+            let x0 = lo + i as f64 * width;
+            let last = if i + 1 == self.bins { " and above" } else { "" };
+            let label = format!(
+                "{} to {}{last}",
+                super::axis_number(x0),
+                super::axis_number(x0 + width)
+            );
+            tip(
+                &chart,
+                (x0 + width / 2.0, *c as f64),
+                "",
+                &label,
+                value_text(*c as f64, " customers"),
+            );
+        }
         Ok(())
     }
 }
@@ -106,6 +122,15 @@ impl Spec for Bars {
             };
             bar(i as f64, 0.0, *v, 0.6, color)
         }))?;
+        for (i, v) in self.values.iter().enumerate() {
+            tip(
+                &chart,
+                (i as f64, *v),
+                "",
+                &self.labels[i],
+                value_text(*v, ""),
+            );
+        }
         Ok(())
     }
 }

@@ -66,6 +66,66 @@ pub struct Chart {
     pub name: String,
     pub title: String,
     pub svg: String,
+    /// The values it draws: (series, label, value as text), in drawing order. Each is also a
+    /// tooltip in the SVG, at its mark.
+    pub values: Vec<[String; 3]>,
+}
+
+/// A value drawn at a point of the chart, in the backend's pixels.
+struct Tip {
+    at: (i32, i32),
+    value: [String; 3],
+}
+
+thread_local! {
+    /// The values the chart being drawn on this thread has recorded ([`tip`]); taken by
+    /// [`render`] after each backend.
+    static TIPS: std::cell::RefCell<Vec<Tip>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records the value drawn at data point `at` of `chart`: `series` (a line, a bar group; may be
+/// empty), `label` (the period, segment or bucket) and the value as a person reads it.
+pub fn tip<DB: DrawingBackend, X: Ranged, Y: Ranged>(
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    at: (X::ValueType, Y::ValueType),
+    series: &str,
+    label: &str,
+    value: String,
+) {
+    let at = chart.backend_coord(&at);
+    TIPS.with(|t| {
+        t.borrow_mut().push(Tip {
+            at,
+            value: [series.to_string(), label.to_string(), value],
+        })
+    });
+}
+
+/// A number for a tooltip or a data table: [`axis_number`]'s reading, with `unit` after it.
+pub fn value_text(v: f64, unit: &str) -> String {
+    format!("{}{unit}", axis_number(v))
+}
+
+/// The SVG `<g>` of invisible circles, one per recorded value, whose `<title>` the browser
+/// shows on hover and a screen reader reads.
+fn tips_svg(tips: &[Tip]) -> String {
+    let mut g = String::from("<g class=\"values\">\n");
+    for t in tips {
+        let [series, label, value] = &t.value;
+        let text = if series.is_empty() {
+            format!("{label}: {value}")
+        } else {
+            format!("{series}, {label}: {value}")
+        };
+        g.push_str(&format!(
+            "<circle cx=\"{}\" cy=\"{}\" r=\"7\" fill=\"transparent\" pointer-events=\"all\"><title>{}</title></circle>\n",
+            t.at.0,
+            t.at.1,
+            crate::report::html::escape(&text)
+        ));
+    }
+    g.push_str("</g>\n");
+    g
 }
 
 /// A chart that can draw itself on any plotters backend.
@@ -101,21 +161,28 @@ pub fn render(dir: &Path, name: &str, spec: &impl Spec) -> Result<Chart> {
     register_font();
     let err = |e: Box<dyn std::error::Error>| Error::query(format!("chart {name}"), e);
     let mut svg = String::new();
+    TIPS.with(|t| t.borrow_mut().clear());
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         draw_any(&root, spec).map_err(err)?;
+    }
+    let tips = TIPS.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    if let Some(end) = svg.rfind("</svg>") {
+        svg.insert_str(end, &tips_svg(&tips));
     }
     let png = dir.join(format!("{name}.png"));
     {
         let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
         draw_any(&root, spec).map_err(err)?;
     }
+    TIPS.with(|t| t.borrow_mut().clear());
     let path = dir.join(format!("{name}.svg"));
     std::fs::write(&path, &svg).map_err(|e| Error::io(&path, e))?;
     Ok(Chart {
         name: name.into(),
         title: spec.title(),
         svg,
+        values: tips.into_iter().map(|t| t.value).collect(),
     })
 }
 
@@ -209,6 +276,8 @@ pub fn dotted_line<'a, DB: DrawingBackend + 'a>(
     values: &[Option<f64>],
     name: &str,
     color: RGBColor,
+    labels: &[String],
+    unit: &str,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -218,6 +287,10 @@ where
         .enumerate()
         .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
         .collect();
+    for &(x, y) in &points {
+        let label = labels.get(x as usize).cloned().unwrap_or_default();
+        tip(chart, (x, y), name, &label, value_text(y, unit));
+    }
     chart
         .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
         .label(name)

@@ -4,7 +4,7 @@ use plotters::prelude::*;
 
 use super::{
     Area, DrawResult, HEIGHT, PALETTE, PERIOD_TICKS, Spec, WIDTH, bar, dotted_line, label_at,
-    legend, range_of,
+    legend, range_of, tip, value_text,
 };
 
 /// The seed retention rate and strict retention per period, with the retained and reactivated
@@ -53,7 +53,7 @@ impl Spec for RetentionRate {
             (&self.rate, "seed rate (E - N) / S", PALETTE[0]),
             (&self.strict, "strict retention: retained / S", PALETTE[1]),
         ] {
-            dotted_line(&mut chart, values, name, color)?;
+            dotted_line(&mut chart, values, name, color, &self.labels, "%")?;
         }
         legend(&mut chart)?;
         let max = self
@@ -93,6 +93,17 @@ impl Spec for RetentionRate {
         )?
         .label("reactivated (back after a gap)")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], PALETTE[4].filled()));
+        for (i, (r, a)) in self.retained.iter().zip(&self.reactivated).enumerate() {
+            let label = &self.labels[i];
+            tip(&bars, (i as f64, *r), "retained", label, value_text(*r, ""));
+            tip(
+                &bars,
+                (i as f64, r + a),
+                "reactivated",
+                label,
+                value_text(*a, ""),
+            );
+        }
         legend(&mut bars)?;
         Ok(())
     }
@@ -156,6 +167,13 @@ impl Spec for GrowthAccounting {
                 .collect();
             for i in 0..n {
                 base[i] += values[i];
+                tip(
+                    &chart,
+                    (i as f64, base[i]),
+                    name,
+                    &self.labels[i],
+                    value_text(values[i], ""),
+                );
             }
             chart.draw_series(rects)?.label(name).legend(move |(x, y)| {
                 Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
@@ -165,6 +183,16 @@ impl Spec for GrowthAccounting {
             .draw_series((0..n).map(|i| bar(i as f64, -self.dormant[i], 0.0, 0.7, PALETTE[3])))?
             .label("dormant")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], PALETTE[3].filled()));
+        for i in 0..n {
+            let v = self.dormant[i];
+            tip(
+                &chart,
+                (i as f64, -v),
+                "dormant",
+                &self.labels[i],
+                value_text(v, ""),
+            );
+        }
         legend(&mut chart)?;
         Ok(())
     }
@@ -241,6 +269,13 @@ impl Spec for CohortHeatmap {
                     [(x - 0.5, y - 0.5), (x + 0.51, y + 0.51)],
                     heat(*v).filled(),
                 )])?;
+                tip(
+                    &chart,
+                    (x, y),
+                    &self.cohorts[r],
+                    &format!("age {k}"),
+                    value_text(v * 100.0, "%"),
+                );
                 let color = if *v > 0.5 { WHITE } else { BLACK };
                 chart.draw_series([Text::new(
                     format!("{:.0}%", v * 100.0),
@@ -338,6 +373,17 @@ impl Spec for RetentionCurves {
             .legend(|(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[3].stroke_width(3))
             });
+        // The cohorts' own values are the heatmap's; the mean's are here.
+        for (k, v) in self.mean.iter().enumerate() {
+            let label = format!("age {k}");
+            tip(
+                &chart,
+                (k as f64, 100.0 * v),
+                "weighted mean",
+                &label,
+                value_text(100.0 * v, "%"),
+            );
+        }
         legend(&mut chart)?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use plotters::prelude::*;
 
-use super::{Area, DrawResult, PALETTE, Spec, bar, label_at, legend};
+use super::{Area, DrawResult, PALETTE, Spec, bar, label_at, legend, tip, value_text};
 
 fn whole(v: f64) -> String {
     if (v - v.round()).abs() < 1e-6 {
@@ -77,6 +77,24 @@ impl Spec for SegmentShares {
             )?
             .label("share of net revenue")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], PALETTE[1].filled()));
+        for i in 0..n {
+            let (c, r) = (self.customers_pct[i], self.revenue_pct[i]);
+            let label = &self.segments[i];
+            tip(
+                &chart,
+                (i as f64 - 0.18, c),
+                "share of customers",
+                label,
+                value_text(c, "%"),
+            );
+            tip(
+                &chart,
+                (i as f64 + 0.18, r),
+                "share of net revenue",
+                label,
+                value_text(r, "%"),
+            );
+        }
         legend(&mut chart)?;
         Ok(())
     }
@@ -136,6 +154,13 @@ impl Spec for RfGrid {
                     [(x - 0.48, y - 0.48), (x + 0.48, y + 0.48)],
                     c.mix(0.75).filled(),
                 )])?;
+                tip(
+                    &chart,
+                    (x, y),
+                    &self.segments[r][f],
+                    &format!("R {} F {}", r + 1, f + 1),
+                    value_text(self.counts[r][f] as f64, " customers"),
+                );
                 chart.draw_series([Text::new(
                     format!("{}", self.counts[r][f]),
                     (x - 0.12, y + 0.1),
@@ -208,6 +233,26 @@ impl Spec for Clusters {
                 )?
                 .label(format!("{}: {label}", k + 1))
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, color.filled()));
+            // One value per cluster, at the centre of its drawn customers.
+            let members: Vec<&(f64, f64, usize)> =
+                self.points.iter().filter(|p| p.2 == k + 1).collect();
+            if !members.is_empty() {
+                let n = members.len() as f64;
+                let r = members.iter().map(|p| p.0).sum::<f64>() / n;
+                let m = members.iter().map(|p| p.1).sum::<f64>() / n;
+                tip(
+                    &chart,
+                    (r, m.max(1.0)),
+                    &format!("cluster {}", k + 1),
+                    label,
+                    format!(
+                        "{} customers drawn, mean recency {} days, mean net revenue {}",
+                        n,
+                        super::axis_number(r),
+                        super::axis_number(m)
+                    ),
+                );
+            }
         }
         legend(&mut chart)?;
         Ok(())

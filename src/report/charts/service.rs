@@ -4,6 +4,7 @@ use plotters::prelude::*;
 
 use super::{
     Area, DrawResult, PALETTE, PERIOD_TICKS, Spec, bar, dotted_line, label_at, legend, range_of,
+    tip, value_text,
 };
 
 /// Interactions per channel per period, stacked.
@@ -58,6 +59,13 @@ impl Spec for ChannelMix {
                 .collect();
             for i in 0..n {
                 base[i] += values[i];
+                tip(
+                    &chart,
+                    (i as f64, base[i]),
+                    name,
+                    &self.labels[i],
+                    value_text(values[i], ""),
+                );
             }
             chart
                 .draw_series(rects)?
@@ -115,7 +123,7 @@ impl Spec for Satisfaction {
             (&self.nps, "NPS: % promoters - % detractors", PALETTE[0]),
             (&self.csat_satisfied, "CSAT: % scoring 4 or 5", PALETTE[2]),
         ] {
-            dotted_line(&mut chart, values, name, color)?;
+            dotted_line(&mut chart, values, name, color, &self.labels, "")?;
         }
         legend(&mut chart)?;
         Ok(())

@@ -3,7 +3,8 @@
 use plotters::prelude::*;
 
 use super::{
-    Area, DrawResult, PALETTE, PERIOD_TICKS, Spec, dotted_line, label_at, legend, range_of,
+    Area, DrawResult, PALETTE, PERIOD_TICKS, Spec, dotted_line, label_at, legend, range_of, tip,
+    value_text,
 };
 
 /// Revenue history with a model's forecast and its 80% and 95% bands.
@@ -111,6 +112,29 @@ impl Spec for Forecast {
             .into_iter()
             .chain(self.forecast.iter().enumerate().map(|(h, f)| (at(h), f.0)))
             .collect();
+        for (i, v) in self.actual.iter().enumerate() {
+            if let Some(v) = v {
+                tip(
+                    &chart,
+                    (i as f64, *v),
+                    "net revenue",
+                    &self.labels[i],
+                    value_text(*v, ""),
+                );
+            }
+        }
+        for (h, f) in self.forecast.iter().enumerate() {
+            let label = self.labels.get(start + h).cloned().unwrap_or_default();
+            let text = format!(
+                "{} (80%: {} to {}; 95%: {} to {})",
+                super::axis_number(f.0),
+                super::axis_number(f.1),
+                super::axis_number(f.2),
+                super::axis_number(f.3),
+                super::axis_number(f.4)
+            );
+            tip(&chart, (at(h), f.0), "forecast", &label, text);
+        }
         chart
             .draw_series(LineSeries::new(fc, PALETTE[1].stroke_width(2)))?
             .label(format!("{} forecast", self.model))
@@ -176,7 +200,14 @@ impl Spec for ClvHoldout {
         }
         for (i, (values, name)) in series.iter().enumerate() {
             let values: Vec<Option<f64>> = values.iter().map(|v| Some(*v)).collect();
-            dotted_line(&mut chart, &values, name, PALETTE[i % PALETTE.len()])?;
+            dotted_line(
+                &mut chart,
+                &values,
+                name,
+                PALETTE[i % PALETTE.len()],
+                &self.labels,
+                "",
+            )?;
         }
         legend(&mut chart)?;
         Ok(())
