@@ -148,6 +148,30 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
     ] {
         assert!(dom.contains(text), "the page does not show {text:?}");
     }
+    // Figures as people write them: the revenue in the exports' currency with separators, and
+    // no table cell with more than two decimals.
+    let kpi = dom
+        .split("Net revenue, 2024-12</div><div class=\"value\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("the net revenue figure");
+    assert!(kpi.ends_with(" USD") && kpi.contains(','), "{kpi}");
+    for cell in dom
+        .split("<td>")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap())
+    {
+        let decimals = cell
+            .split_once('.')
+            .map(|(_, d)| d.trim_end_matches('%').len());
+        let numeric = cell
+            .chars()
+            .all(|c| c.is_ascii_digit() || ",.-%".contains(c));
+        assert!(
+            !numeric || decimals.unwrap_or(0) <= 2,
+            "a table cell {cell:?}"
+        );
+    }
     // The opening's segment sentence is the migration table's largest movement.
     let migration = std::fs::read_to_string(dir.join("segment_migration.csv")).unwrap();
     let top = parse_csv(&migration)[1].clone();

@@ -10,9 +10,12 @@ pub(super) async fn headline(a: &mut Analyses<'_>) -> Result<Vec<Kpi>> {
     let history = forecast::history_of(a.table("revenue_history").await?)?;
     if history.len() >= 2 {
         let (now, before) = (&history[history.len() - 1], &history[history.len() - 2]);
+        let currency = currency(a).await?;
         kpis.push(Kpi {
             label: format!("Net revenue, {}", now.1),
-            value: money(now.2),
+            value: format!("{} {currency}", money(now.2))
+                .trim_end()
+                .to_string(),
             change: change(now.2, before.2, &before.1),
             caption:
                 "Sum of all transaction amounts in the period, refunds included (net revenue)."
@@ -61,6 +64,32 @@ pub(super) async fn headline(a: &mut Analyses<'_>) -> Result<Vec<Kpi>> {
         caption: "Export records that failed validation; each is kept with its reason in the rejects table.".into(),
     });
     Ok(kpis)
+}
+
+/// The currency of the transactions, as the exports name it: the one code when they agree,
+/// the codes joined by "/" (most used first) when they do not, empty when no export names one.
+async fn currency(a: &mut Analyses<'_>) -> Result<String> {
+    let rows = a
+        .engine
+        .user_sql(
+            "currency",
+            "select currency, count(*) as n from stg_transactions where currency is not null \
+             and currency <> '' group by currency order by n desc, currency limit 3",
+        )
+        .await?;
+    let batches = a.engine.collect("currency", rows).await?;
+    let json = crate::output::to_json(
+        &batches,
+        &batches
+            .first()
+            .map(|b| b.schema())
+            .unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty())),
+    )?;
+    let codes: Vec<String> = json
+        .as_array()
+        .map(|rows| rows.iter().map(|r| s(r, "currency")).collect())
+        .unwrap_or_default();
+    Ok(codes.join("/"))
 }
 
 fn change(now: f64, before: f64, label: &str) -> Option<String> {

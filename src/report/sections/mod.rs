@@ -141,10 +141,21 @@ fn texts(rows: &[Value], k: &str) -> Vec<String> {
     rows.iter().map(|r| s(r, k)).collect()
 }
 
-/// The rows of a small table: the values of `keys`, as text.
+/// The rows of a small table: the values of `keys`, as a person reads them (numbers with
+/// thousands separators and at most two decimals, no trailing `.0`).
 fn table_rows(rows: &[Value], keys: &[&str]) -> Vec<Vec<String>> {
     rows.iter()
-        .map(|r| keys.iter().map(|k| s(r, k)).collect())
+        .map(|r| {
+            keys.iter()
+                .map(|k| match r.get(*k) {
+                    Some(Value::Number(n)) => n
+                        .as_f64()
+                        .map(crate::report::charts::axis_number)
+                        .unwrap_or_else(|| n.to_string()),
+                    _ => s(r, k),
+                })
+                .collect()
+        })
         .collect()
 }
 
