@@ -342,6 +342,39 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
         close(t.2, r[2].parse().unwrap(), &t.1);
     }
 
+    // Satisfaction: NPS and CSAT satisfied per period, where there were answers.
+    let tips = tooltips(&svg("satisfaction"));
+    for r in &csv("satisfaction")[1..] {
+        if let Ok(v) = r[7].parse::<f64>() {
+            close(
+                find(&tips, "NPS: % promoters - % detractors", &r[0]),
+                v,
+                &r[0],
+            );
+        }
+        if let Ok(v) = r[3].parse::<f64>() {
+            close(find(&tips, "CSAT: % scoring 4 or 5", &r[0]), v, &r[0]);
+        }
+    }
+    // Campaign conversion per campaign; the backtest's MASE per scored model.
+    let tips = tooltips(&svg("campaign_conversion"));
+    let campaigns = csv("campaign_conversion");
+    let per_campaign: Vec<&Vec<String>> = campaigns[1..].iter().filter(|r| r[0] != "all").collect();
+    assert_eq!(tips.len(), per_campaign.len());
+    for r in per_campaign {
+        close(find(&tips, "", &r[0]), r[8].parse().unwrap(), &r[0]);
+    }
+    let tips = tooltips(&svg("forecast_backtest"));
+    let backtest = csv("forecast_backtest");
+    let scored: Vec<&Vec<String>> = backtest[1..].iter().filter(|r| !r[6].is_empty()).collect();
+    assert_eq!(tips.len(), scored.len());
+    for r in scored {
+        close(find(&tips, "", &r[0]), r[6].parse().unwrap(), &r[0]);
+    }
+    // The CLV distribution counts every customer of clv.csv once.
+    let customers: f64 = tooltips(&svg("clv_distribution")).iter().map(|t| t.2).sum();
+    assert_eq!(customers as usize, csv("clv").len() - 1);
+
     // A phone: a test page frames the report 400 px wide and reads its layout (the report
     // itself has no script).
     let frame = sb.write(
