@@ -186,27 +186,26 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
     );
 }
 
-/// The `<title>` tooltips of an SVG as (series, label, value): "series, label: value" or
-/// "label: value"; the value's number with its separators and unit removed.
-fn tooltips(svg: &str) -> Vec<(String, String, f64, String)> {
+/// The `<title>` tooltips of an SVG: "series, label: value" or "label: value".
+fn tooltips(svg: &str) -> Vec<String> {
     svg.split("<title>")
         .skip(1)
         .map(|t| t.split("</title>").next().unwrap().replace("&amp;", "&"))
-        .filter_map(|t| {
-            let (head, value) = t.rsplit_once(": ")?;
-            let (series, label) = match head.split_once(", ") {
-                Some((s, l)) => (s.to_string(), l.to_string()),
-                None => (String::new(), head.to_string()),
-            };
-            let number: String = value
-                .split_whitespace()
-                .next()?
-                .chars()
-                .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
-                .collect();
-            Some((series, label, number.parse().ok()?, value.to_string()))
-        })
         .collect()
+}
+
+/// The number a tooltip's value starts with, its separators and unit removed.
+fn number_of(value: &str) -> f64 {
+    let number: String = value
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+        .collect();
+    number
+        .parse()
+        .unwrap_or_else(|_| panic!("no number in {value:?}"))
 }
 
 /// Every chart carries its values (tooltips at its marks and a folded table beside it), and for
@@ -240,10 +239,15 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
             );
         }
     }
-    let find = |tips: &[(String, String, f64, String)], series: &str, label: &str| {
+    let find = |tips: &[String], series: &str, label: &str| {
+        let prefix = if series.is_empty() {
+            format!("{label}: ")
+        } else {
+            format!("{series}, {label}: ")
+        };
         tips.iter()
-            .find(|t| t.0 == series && t.1 == label)
-            .map(|t| t.2)
+            .find_map(|t| t.strip_prefix(&prefix))
+            .map(number_of)
             .unwrap_or_else(|| panic!("no value for {series:?} {label:?}"))
     };
     let close = |a: f64, b: f64, what: &str| {
@@ -317,7 +321,10 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
         );
     }
     // The R x F grid holds every scored customer.
-    let grid: f64 = tooltips(&svg("rf_grid")).iter().map(|t| t.2).sum();
+    let grid: f64 = tooltips(&svg("rf_grid"))
+        .iter()
+        .map(|t| number_of(t.split_once(": ").unwrap().1))
+        .sum();
     assert_eq!(grid as usize, csv("rfm").len() - 1);
     // Channel mix: interactions per channel and period.
     let tips = tooltips(&svg("channel_mix"));
@@ -338,8 +345,9 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
         .collect();
     assert!(!moved.is_empty());
     for (t, r) in tips.iter().zip(&moved) {
-        assert_eq!(t.1, format!("{} \u{2192} {}", r[0], r[1]));
-        close(t.2, r[2].parse().unwrap(), &t.1);
+        let (label, value) = t.split_once(": ").unwrap();
+        assert_eq!(label, format!("{} \u{2192} {}", r[0], r[1]));
+        close(number_of(value), r[2].parse().unwrap(), label);
     }
 
     // Satisfaction: NPS and CSAT satisfied per period, where there were answers.
@@ -371,8 +379,45 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
     for r in scored {
         close(find(&tips, "", &r[0]), r[6].parse().unwrap(), &r[0]);
     }
+    // The forecast drawn is the recommended model's, period by period.
+    let tips = tooltips(&svg("forecast"));
+    let recommended = backtest[1..]
+        .iter()
+        .find(|r| r[9] == "true")
+        .map(|r| r[0].clone())
+        .expect("a recommended model");
+    let forecasts = csv("forecasts");
+    let drawn: Vec<&Vec<String>> = forecasts[1..]
+        .iter()
+        .filter(|r| r[0] == recommended)
+        .collect();
+    assert!(!drawn.is_empty());
+    for r in drawn {
+        close(find(&tips, "forecast", &r[1]), r[3].parse().unwrap(), &r[1]);
+    }
+    // The mean retention curve, age by age; each cluster's size.
+    let tips = tooltips(&svg("retention_curves"));
+    for r in &csv("retention_cohort_mean")[1..] {
+        let v: f64 = r[3].parse().unwrap();
+        close(
+            find(&tips, "weighted mean", &format!("age {}", r[0])),
+            100.0 * v,
+            &r[0],
+        );
+    }
+    let tips = tooltips(&svg("clusters"));
+    for r in &csv("cluster_profiles")[1..] {
+        close(
+            find(&tips, &format!("cluster {}", r[0]), &r[1]),
+            r[2].parse().unwrap(),
+            &r[1],
+        );
+    }
     // The CLV distribution counts every customer of clv.csv once.
-    let customers: f64 = tooltips(&svg("clv_distribution")).iter().map(|t| t.2).sum();
+    let customers: f64 = tooltips(&svg("clv_distribution"))
+        .iter()
+        .map(|t| number_of(t.split_once(": ").unwrap().1))
+        .sum();
     assert_eq!(customers as usize, csv("clv").len() - 1);
 
     // A phone: a test page frames the report 400 px wide and reads its layout (the report
