@@ -159,3 +159,25 @@ pub fn say(text: impl std::fmt::Display) -> Result<()> {
 pub fn say_line(text: impl std::fmt::Display) -> Result<()> {
     say(format_args!("{text}\n"))
 }
+
+/// Digits of a whole number with thousands separators: `1234567` -> `1,234,567`.
+pub fn group_thousands(digits: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whole units with thousands separators: `-12,345` (and `0`, never `-0`).
+pub fn thousands(v: f64) -> String {
+    let out = group_thousands(&format!("{:.0}", v.abs()));
+    if v < 0.0 && out != "0" {
+        format!("-{out}")
+    } else {
+        out
+    }
+}

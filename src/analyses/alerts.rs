@@ -9,6 +9,7 @@ use super::Analyses;
 use crate::config::Period;
 use crate::error::Result;
 use crate::ingest::IngestReport;
+pub use crate::output::thousands;
 
 /// A figure of the last complete period beside the period before and the same period a year
 /// before (when the history reaches them).
@@ -179,23 +180,6 @@ pub async fn check(a: &mut Analyses<'_>, load: Option<&IngestReport>) -> Result<
         }
     }
     Ok(out)
-}
-
-/// Whole units with thousands separators: `-12,345`.
-pub fn thousands(v: f64) -> String {
-    let s = format!("{:.0}", v.abs());
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if v < 0.0 && out != "0" {
-        format!("-{out}")
-    } else {
-        out
-    }
 }
 
 #[cfg(test)]

@@ -218,3 +218,23 @@ where
     }
     Ok((best, best_cost))
 }
+
+/// Asserts that `objective`'s analytic gradient at `theta` matches central finite differences
+/// of its log-likelihood (the tests of every model's gradient).
+#[cfg(test)]
+pub(super) fn assert_gradient(objective: &dyn Objective, theta: &[f64]) {
+    let (ll, grad) = objective.ll_grad(theta);
+    assert!(ll.is_finite(), "log-likelihood at {theta:?}: {ll}");
+    for k in 0..theta.len() {
+        let h = 1e-5;
+        let (mut up, mut down) = (theta.to_vec(), theta.to_vec());
+        up[k] += h;
+        down[k] -= h;
+        let numeric = (objective.ll_grad(&up).0 - objective.ll_grad(&down).0) / (2.0 * h);
+        assert!(
+            (grad[k] - numeric).abs() <= 1e-5 * numeric.abs().max(1.0),
+            "component {k} at {theta:?}: analytic {} vs numeric {numeric}",
+            grad[k]
+        );
+    }
+}

@@ -327,21 +327,7 @@ mod tests {
     /// The analytic gradients against central finite differences of the likelihood itself.
     #[test]
     fn analytic_gradients_match_finite_differences() {
-        fn check(objective: &dyn Objective, theta: &[f64]) {
-            let (_, grad) = objective.ll_grad(theta);
-            for k in 0..theta.len() {
-                let h = 1e-5;
-                let (mut up, mut down) = (theta.to_vec(), theta.to_vec());
-                up[k] += h;
-                down[k] -= h;
-                let numeric = (objective.ll_grad(&up).0 - objective.ll_grad(&down).0) / (2.0 * h);
-                assert!(
-                    (grad[k] - numeric).abs() <= 1e-5 * numeric.abs().max(1.0),
-                    "component {k} at {theta:?}: analytic {} vs numeric {numeric}",
-                    grad[k]
-                );
-            }
-        }
+        use super::fit::assert_gradient as check;
         let data = simulate(3000, 11);
         let mut g = group(&data);
         let bg = BgNbdObjective::new(&mut g, data.len());

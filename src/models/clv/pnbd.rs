@@ -401,20 +401,7 @@ mod tests {
             [0.5, 0.1, 1.2, 3.0],
             [-2.0, 4.0, -1.5, 0.5],
         ] {
-            let (ll, grad) = objective.ll_grad(&theta);
-            assert!(ll.is_finite(), "{theta:?}");
-            for k in 0..4 {
-                let h = 1e-5;
-                let (mut up, mut down) = (theta.to_vec(), theta.to_vec());
-                up[k] += h;
-                down[k] -= h;
-                let numeric = (objective.ll_grad(&up).0 - objective.ll_grad(&down).0) / (2.0 * h);
-                assert!(
-                    (grad[k] - numeric).abs() <= 1e-5 * numeric.abs().max(1.0),
-                    "component {k} at {theta:?}: analytic {} vs numeric {numeric}",
-                    grad[k]
-                );
-            }
+            super::super::fit::assert_gradient(&objective, &theta);
         }
     }
 

@@ -202,13 +202,7 @@ pub fn axis_number(v: f64) -> String {
     };
     let text = format!("{:.*}", decimals, rounded.abs());
     let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
-    let mut out = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
+    let mut out = crate::output::group_thousands(whole);
     if !frac.is_empty() {
         out.push('.');
         out.push_str(frac);

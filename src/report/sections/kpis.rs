@@ -3,6 +3,7 @@
 use super::{Analyses, f, s};
 use crate::analyses::forecast;
 use crate::error::Result;
+use crate::output::thousands as money;
 use crate::report::html::Kpi;
 
 pub(super) async fn headline(a: &mut Analyses<'_>) -> Result<Vec<Kpi>> {
@@ -94,17 +95,4 @@ async fn currency(a: &mut Analyses<'_>) -> Result<String> {
 
 fn change(now: f64, before: f64, label: &str) -> Option<String> {
     (before != 0.0).then(|| format!("{:+.1}% vs {label}", 100.0 * (now - before) / before.abs()))
-}
-
-/// Whole units with thousands separators: `-12,345`.
-fn money(v: f64) -> String {
-    let s = format!("{:.0}", v.abs());
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if v < 0.0 { format!("-{out}") } else { out }
 }
