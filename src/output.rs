@@ -181,3 +181,11 @@ pub fn thousands(v: f64) -> String {
         out
     }
 }
+
+/// Text made safe inside HTML or SVG markup and its attributes.
+pub fn escape_markup(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

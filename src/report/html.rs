@@ -30,12 +30,7 @@ pub struct Section {
     pub tables: Vec<(String, Vec<String>, Vec<Vec<String>>)>,
 }
 
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+pub use crate::output::escape_markup as escape;
 
 const STYLE: &str = "
 body { font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 0; color: #1d2733; background: #f4f6f8; }

@@ -121,7 +121,7 @@ fn tips_svg(tips: &[Tip]) -> String {
             "<circle cx=\"{}\" cy=\"{}\" r=\"7\" fill=\"transparent\" pointer-events=\"all\"><title>{}</title></circle>\n",
             t.at.0,
             t.at.1,
-            crate::report::html::escape(&text)
+            crate::output::escape_markup(&text)
         ));
     }
     g.push_str("</g>\n");
