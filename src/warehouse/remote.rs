@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
@@ -33,6 +33,9 @@ use url::Url;
 
 use super::{DATA_DIRS, MANIFEST, Manifest};
 use crate::error::{Error, Result};
+
+/// Files a load uploads at the same time.
+const UPLOADS_AT_ONCE: usize = 4;
 
 /// Where a remote warehouse lives.
 #[derive(Debug, Clone)]
@@ -149,6 +152,10 @@ impl Remote {
         }
         out.sync_all().await.map_err(|e| Error::io(&part, e))?;
         std::fs::rename(&part, to).map_err(|e| Error::io(to, e))
+    }
+
+    async fn upload_owned(&self, from: PathBuf, rel: String) -> Result<()> {
+        self.upload(&from, &rel).await
     }
 
     async fn upload(&self, from: &Path, rel: &str) -> Result<()> {
@@ -325,11 +332,19 @@ pub fn push(
             .iter()
             .flat_map(|m| m.tables.values().flat_map(|t| t.files.iter()))
             .collect();
-        for rel in next.tables.values().flat_map(|t| t.files.iter()) {
-            if !before.contains(rel) {
-                remote.upload(&dir.join(rel), rel).await?;
-            }
-        }
+        // A few uploads at a time: each is mostly waiting on the network.
+        let new: Vec<(PathBuf, String)> = next
+            .tables
+            .values()
+            .flat_map(|t| t.files.iter())
+            .filter(|rel| !before.contains(rel))
+            .map(|rel| (dir.join(rel), rel.clone()))
+            .collect();
+        futures_util::stream::iter(new)
+            .map(|(from, rel)| remote.upload_owned(from, rel))
+            .buffer_unordered(UPLOADS_AT_ONCE)
+            .try_collect::<Vec<()>>()
+            .await?;
         before_commit()?;
         remote.replace_manifest(next, base).await?;
         remote
