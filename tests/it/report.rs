@@ -420,6 +420,19 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
         .sum();
     assert_eq!(customers as usize, csv("clv").len() - 1);
 
+    // The resolution histogram counts every ticket resolved before as_of, in tickets.
+    let tips = tooltips(&svg("ticket_resolution"));
+    assert!(tips.iter().all(|t| t.ends_with(" tickets")), "{tips:?}");
+    let tickets: f64 = tips
+        .iter()
+        .map(|t| number_of(t.split_once(": ").unwrap().1))
+        .sum();
+    let resolved: f64 = csv("service_tickets")[1..]
+        .iter()
+        .map(|r| r[2].parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(tickets, resolved);
+
     // A phone: a test page frames the report 400 px wide and reads its layout (the report
     // itself has no script).
     let frame = sb.write(

@@ -9,6 +9,8 @@ use super::{Area, DrawResult, PALETTE, Spec, bar, label_at, range_of, tip, value
 pub struct Histogram {
     pub title: String,
     pub x_desc: String,
+    /// What a bar counts (`customers`, `tickets`): the y axis and the values' unit.
+    pub counted: String,
     pub values: Vec<f64>,
     pub bins: usize,
 }
@@ -46,7 +48,7 @@ impl Spec for Histogram {
             .x_label_formatter(&|v| super::axis_number(*v))
             .x_desc(self.x_desc.as_str())
             .y_label_formatter(&|v| super::axis_number(*v))
-            .y_desc("customers")
+            .y_desc(self.counted.as_str())
             .label_style(("sans-serif", 12))
             .draw()?;
         chart.draw_series(counts.iter().enumerate().map(|(i, c)| {
@@ -69,7 +71,7 @@ impl Spec for Histogram {
                 (x0 + width / 2.0, *c as f64),
                 "",
                 &label,
-                value_text(*c as f64, " customers"),
+                value_text(*c as f64, &format!(" {}", self.counted)),
             );
         }
         Ok(())

@@ -41,6 +41,7 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
     let resolution = charts::Histogram {
         title: format!("Ticket resolution time (as of {as_of})"),
         x_desc: "hours from opened to resolved".into(),
+        counted: "tickets".into(),
         values: hours
             .iter()
             .filter_map(|r| f(r, "resolution_hours"))

@@ -39,6 +39,7 @@ pub(super) async fn section(a: &mut Analyses<'_>, dir: &Path) -> Result<Section>
             a.config.clv.horizon_months
         ),
         x_desc: "CLV (currency of the exports)".into(),
+        counted: "customers".into(),
         values: a.clv().await.map(clv::Scored::clv).unwrap_or_default(),
         bins: 30,
     };
