@@ -157,6 +157,17 @@ pub fn drop_orders(sb: &Sandbox, second: bool) {
     sb.write(&format!("sample-data/drops/{name}"), &out);
 }
 
+/// The object keys (under the bucket's `acme/` prefix) of the files a manifest names.
+fn object_keys(manifest: &serde_json::Value) -> Vec<String> {
+    manifest["tables"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|t| t["files"].as_array().unwrap().iter())
+        .map(|f| format!("acme/{}", f.as_str().unwrap()))
+        .collect()
+}
+
 fn run(server: &S3Server, sb: &Sandbox, args: &[&str]) -> String {
     let out = on(server, sb.cmd(args)).output().unwrap();
     assert!(out.status.success(), "{}", describe(args, &out));
@@ -253,13 +264,7 @@ fn loads_publish_to_s3_and_every_analysis_reads_the_local_answer_from_there() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(copy_a.join("manifest.json")).unwrap())
             .unwrap();
-    let named: Vec<String> = manifest["tables"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|t| t["files"].as_array().unwrap().iter())
-        .map(|f| format!("acme/{}", f.as_str().unwrap()))
-        .collect();
+    let named = object_keys(&manifest);
     assert!(named.len() >= 4, "{named:?}");
     for f in &named {
         assert!(keys.contains(f), "{f} was not uploaded: {keys:?}");
@@ -351,13 +356,7 @@ fn a_load_interrupted_before_its_manifest_leaves_the_previous_warehouse_on_s3() 
     // The next load publishes day 2 and removes the interrupted load's files.
     let out = run(&server, &sb, &["ingest", "--config", cfg, "--no-quality"]);
     let manifest = crate::common::manifest(&sb.path("sample-data/copy"));
-    let named: std::collections::BTreeSet<String> = manifest["tables"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|t| t["files"].as_array().unwrap().iter())
-        .map(|f| format!("acme/{}", f.as_str().unwrap()))
-        .collect();
+    let named = object_keys(&manifest);
     let now = server.keys("acme/");
     let previous: std::collections::BTreeSet<&String> = published.iter().collect();
     for key in &now {
@@ -423,11 +422,8 @@ fn of_two_loads_from_one_manifest_the_second_to_publish_fails() {
 
     // What readers get is B's load: the manifest B published, every file it names there.
     let keys = server.keys("acme/");
-    for t in published["tables"].as_object().unwrap().values() {
-        for f in t["files"].as_array().unwrap() {
-            let key = format!("acme/{}", f.as_str().unwrap());
-            assert!(keys.contains(&key), "{key} missing");
-        }
+    for key in object_keys(&published) {
+        assert!(keys.contains(&key), "{key} missing");
     }
     let n = sb.csv_with(&server.env(), &a, "select count(*) from transactions");
     let local = sample_config(&sb, "local.toml", "wh-local", "");
