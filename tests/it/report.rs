@@ -420,6 +420,32 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
         .sum();
     assert_eq!(customers as usize, csv("clv").len() - 1);
 
+    // The CLV holdout check: actual and predicted means per calibration frequency are those of
+    // `crm clv --holdout-from` for the report's split (26 weeks before as_of with clv.model =
+    // bgnbd, the sample's).
+    let tips = tooltips(&svg("clv_holdout"));
+    let holdout = parse_csv(&sb.ok(&[
+        "clv",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--as-of",
+        "2025-01-01",
+        "--holdout-from",
+        "2024-07-03",
+        "--format",
+        "csv",
+    ]));
+    assert!(holdout.len() > 3, "{holdout:?}");
+    for r in &holdout[1..] {
+        close(find(&tips, "actual", &r[0]), r[2].parse().unwrap(), &r[0]);
+        close(
+            find(&tips, "BG/NBD prediction", &r[0]),
+            r[3].parse().unwrap(),
+            &r[0],
+        );
+    }
+    assert_eq!(tips.len(), 2 * (holdout.len() - 1), "two series, no more");
+
     // The resolution histogram counts every ticket resolved before as_of, in tickets.
     let tips = tooltips(&svg("ticket_resolution"));
     assert!(tips.iter().all(|t| t.ends_with(" tickets")), "{tips:?}");
