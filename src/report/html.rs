@@ -48,6 +48,10 @@ h2 { margin-top: 4px; color: #1f3b57; }
 .kpi .change.up { color: #1a7f37; } .kpi .change.down { color: #b42318; }
 .kpi .caption, figcaption, .note { font-size: 12.5px; color: #52606d; line-height: 1.4; }
 figure { margin: 18px 0; } figure svg { width: 100%; height: auto; border: 1px solid #eef1f4; }
+/* Each chart comes twice: drawn for a wide screen, and narrow for a phone, its title as text
+   above it (a long title wraps there; inside the chart it would be cut). */
+figure .narrow { display: none; }
+.chart-title { font-weight: bold; font-size: 14px; margin: 0 0 4px; color: #1f3b57; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
 th, td { border-bottom: 1px solid #e4e8ec; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -62,6 +66,7 @@ details.values table { display: block; max-height: 320px; overflow: auto; }
   .kpis { grid-template-columns: 1fr; }
   .kpi .value { font-size: 22px; }
   table { display: block; max-width: 100%; overflow-x: auto; }
+  figure .wide { display: none; } figure .narrow { display: block; }
 }
 /* Print to PDF: one section a page, charts whole, the values tables left out. */
 @media print {
@@ -144,9 +149,11 @@ pub fn page(
         ));
         for (chart, caption) in &s.charts {
             h.push_str(&format!(
-                "<figure id=\"chart-{}\">{}<figcaption>{}</figcaption>{}</figure>\n",
+                "<figure id=\"chart-{}\"><div class=\"wide\">{}</div><div class=\"narrow\"><p class=\"chart-title\">{}</p>{}</div><figcaption>{}</figcaption>{}</figure>\n",
                 chart.name,
                 strip_xml_header(&chart.svg),
+                escape(&chart.title),
+                strip_xml_header(&chart.narrow_svg),
                 escape(caption),
                 values_table(&chart.values)
             ));

@@ -78,9 +78,14 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
         "segment_migration",
     ];
     assert_eq!(
-        html.matches("<svg").count(),
+        html.matches("<div class=\"wide\"><svg").count(),
         charts.len(),
         "every chart inline"
+    );
+    assert_eq!(
+        html.matches("<div class=\"narrow\">").count(),
+        charts.len(),
+        "every chart has its narrow variant"
     );
     for chart in charts {
         // Every chart says what it shows and as of when.
@@ -460,13 +465,17 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
     assert_eq!(tickets, resolved);
 
     // A phone: a test page frames the report 400 px wide and reads its layout (the report
-    // itself has no script).
+    // itself has no script): the page's width, the visible charts' widths and the size their
+    // text is drawn at.
     let frame = sb.write(
         "reports/2025-01-01/phone.html",
         "<!DOCTYPE html><html><body><iframe id=\"f\" src=\"report.html\" style=\"width:400px;height:900px;border:0\"></iframe>\
          <script>const f=document.getElementById('f');f.onload=()=>{const d=f.contentDocument.documentElement;\
-         const w=[...f.contentDocument.querySelectorAll('figure svg')].map(s=>s.getBoundingClientRect().width);\
-         document.body.setAttribute('data-layout',[d.scrollWidth,d.clientWidth,Math.min(...w),Math.max(...w),w.length].join(' '));};</script></body></html>",
+         const v=[...f.contentDocument.querySelectorAll('figure svg')].filter(s=>s.getBoundingClientRect().width>0);\
+         const w=v.map(s=>s.getBoundingClientRect().width);\
+         const px=v.flatMap(s=>{const k=s.getBoundingClientRect().width/parseFloat(s.getAttribute('width'));\
+           return [...s.querySelectorAll('text')].map(t=>parseFloat(t.getAttribute('font-size'))*k);});\
+         document.body.setAttribute('data-layout',[d.scrollWidth,d.clientWidth,Math.min(...w),Math.max(...w),w.length,Math.min(...px)].join(' '));};</script></body></html>",
     );
     let out = Command::new(chromium())
         .args(chromium_args(&sb.path("profile-phone")))
@@ -489,7 +498,7 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
         .split(' ')
         .map(|v| v.parse().unwrap())
         .collect();
-    let [scroll, client, narrowest, widest, charts] = layout[..] else {
+    let [scroll, client, narrowest, widest, charts, smallest_text] = layout[..] else {
         panic!("{layout:?}")
     };
     assert!(
@@ -500,6 +509,12 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
     assert!(
         narrowest > 300.0 && widest <= 400.0,
         "charts {narrowest}..{widest} px wide"
+    );
+    // Legible: the phone shows the narrow variants, whose smallest text is still some 7 px on
+    // the screen (the wide charts shrunk to 400 px wrote 3-4 px).
+    assert!(
+        smallest_text >= 7.0,
+        "chart text {smallest_text:.1} px on a 400 px screen"
     );
 
     // Print: with the report's print rules a section starts a page, so the PDF has more pages

@@ -2,7 +2,10 @@
 
 use plotters::prelude::*;
 
-use super::{Area, DrawResult, PALETTE, Spec, bar, label_at, range_of, tip, value_text};
+use super::{
+    Area, DrawResult, PALETTE, Spec, bar, category_area, label_at, narrow, range_of, tip, titled,
+    turned_labels, value_text,
+};
 
 /// A histogram of positive values, in `bins` equal-width bins up to the 99th percentile (the
 /// last bin holds everything above).
@@ -37,8 +40,7 @@ impl Spec for Histogram {
             counts[i] += 1;
         }
         let top = counts.iter().copied().max().unwrap_or(1) as f64;
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 20))
+        let mut chart = titled(root, &self.title, 20)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(70)
@@ -101,13 +103,16 @@ impl Spec for Bars {
     {
         let n = self.labels.len();
         let (lo, hi) = range_of(self.values.iter().copied(), true);
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 20))
+        let mut chart = titled(root, &self.title, 20)
             .margin(10)
-            .x_label_area_size(60)
+            .x_label_area_size(category_area(60))
             .y_label_area_size(70)
             .build_cartesian_2d(-0.5..n as f64 - 0.5, lo..hi)?;
-        let labels = self.labels.clone();
+        let labels = if narrow() {
+            vec![]
+        } else {
+            self.labels.clone()
+        };
         chart
             .configure_mesh()
             .x_labels(n.min(30))
@@ -116,6 +121,7 @@ impl Spec for Bars {
             .y_desc(self.y_desc.as_str())
             .label_style(("sans-serif", 12))
             .draw()?;
+        turned_labels(root, &chart, &self.labels, lo)?;
         chart.draw_series(self.values.iter().enumerate().map(|(i, v)| {
             let color = if self.highlight.get(i).copied().unwrap_or(false) {
                 PALETTE[1]

@@ -9,6 +9,7 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 
@@ -28,6 +29,9 @@ pub const WIDTH: u32 = 960;
 /// At most this many period labels on a time axis: 24 months side by side do not fit.
 pub const PERIOD_TICKS: usize = 12;
 pub const HEIGHT: u32 = 480;
+/// The narrow variant a phone shows: about the screen's own pixels, so that 12 px labels stay
+/// 8 px or more on a 400 px screen (the wide chart shrunk there draws them at 3-4 px).
+pub const NARROW: (u32, u32) = (400, 380);
 
 static FONT: Once = Once::new();
 
@@ -66,6 +70,8 @@ pub struct Chart {
     pub name: String,
     pub title: String,
     pub svg: String,
+    /// The narrow variant's SVG, without a caption, for screens under 640 px.
+    pub narrow_svg: String,
     /// The values it draws: (series, label, value as text), in drawing order. Each is also a
     /// tooltip in the SVG, at its mark.
     pub values: Vec<[String; 3]>,
@@ -81,6 +87,89 @@ thread_local! {
     /// The values the chart being drawn on this thread has recorded ([`tip`]); taken by
     /// [`render`] after each backend.
     static TIPS: std::cell::RefCell<Vec<Tip>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Whether [`render`] is drawing the narrow variant on this thread.
+    static DRAWING_NARROW: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the chart being drawn is the narrow variant: no caption (the page shows the title
+/// as text above it, where a long title wraps), fewer period labels.
+pub fn narrow() -> bool {
+    DRAWING_NARROW.with(|n| n.get())
+}
+
+/// The canvas of the chart being drawn, in pixels.
+pub fn size() -> (u32, u32) {
+    if narrow() { NARROW } else { (WIDTH, HEIGHT) }
+}
+
+/// At most this many period labels on the time axis of the chart being drawn.
+pub fn period_ticks() -> usize {
+    if narrow() { 5 } else { PERIOD_TICKS }
+}
+
+/// The label area of a category axis (segments, models, campaigns): the wide chart writes the
+/// names across, the narrow one leaves them to [`turned_labels`] (ten names side by side
+/// overlap at 440 px).
+pub fn category_area(wide: u32) -> u32 {
+    if narrow() { 170 } else { wide }
+}
+
+/// The narrow variant's category labels: each name turned a quarter and written down from the
+/// axis under its bar. (plotters centres a turned axis label on its tick, which hides half of
+/// it behind the plot.) `root` must be the whole canvas the chart was built on.
+pub fn turned_labels<DB: DrawingBackend, Y: Ranged>(
+    root: &Area<DB>,
+    chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    labels: &[String],
+    y: Y::ValueType,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+    Y::ValueType: Clone,
+{
+    if !narrow() {
+        return Ok(());
+    }
+    let style = TextStyle::from(
+        ("sans-serif", 11)
+            .into_font()
+            .transform(FontTransform::Rotate90),
+    )
+    .pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, label) in labels.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(i as f64, y.clone()));
+        root.draw(&Text::new(label.clone(), (px, py + 6), style.clone()))?;
+    }
+    Ok(())
+}
+
+/// A chart builder on `area` captioned with `title` at `font` px; the narrow variant has no
+/// caption.
+pub fn titled<'a, 'b, DB: DrawingBackend>(
+    area: &'a Area<DB>,
+    title: &str,
+    font: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    if !narrow() {
+        builder.caption(title, ("sans-serif", font));
+    }
+    builder
+}
+
+/// `root` under `title` at 22 px, or the whole of `root` for the narrow variant.
+pub fn title_area<DB: DrawingBackend>(
+    root: &Area<DB>,
+    title: &str,
+) -> std::result::Result<Area<DB>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    if narrow() {
+        Ok(root.margin(0, 0, 0, 0))
+    } else {
+        Ok(root.titled(title, ("sans-serif", 22).into_font())?)
+    }
 }
 
 /// Records the value drawn at data point `at` of `chart`: `series` (a line, a bar group; may be
@@ -143,10 +232,11 @@ where
 {
     root.fill(&WHITE)?;
     if spec.is_empty() {
-        let root = root.titled(&spec.title(), ("sans-serif", 22).into_font())?;
+        let (width, height) = size();
+        let root = title_area(root, &spec.title())?;
         root.draw(&Text::new(
             "No data for this chart as of this date.",
-            (WIDTH as i32 / 2 - 200, HEIGHT as i32 / 2 - 40),
+            ((width as i32 / 2 - 200).max(10), height as i32 / 2 - 40),
             ("sans-serif", 20).into_font().color(&BLACK.mix(0.6)),
         ))?;
         return Ok(());
@@ -176,12 +266,25 @@ pub fn render(dir: &Path, name: &str, spec: &impl Spec) -> Result<Chart> {
         draw_any(&root, spec).map_err(err)?;
     }
     TIPS.with(|t| t.borrow_mut().clear());
+    let mut narrow_svg = String::new();
+    DRAWING_NARROW.with(|n| n.set(true));
+    let drawn = {
+        let root = SVGBackend::with_string(&mut narrow_svg, NARROW).into_drawing_area();
+        draw_any(&root, spec)
+    };
+    DRAWING_NARROW.with(|n| n.set(false));
+    drawn.map_err(err)?;
+    let narrow_tips = TIPS.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    if let Some(end) = narrow_svg.rfind("</svg>") {
+        narrow_svg.insert_str(end, &tips_svg(&narrow_tips));
+    }
     let path = dir.join(format!("{name}.svg"));
     std::fs::write(&path, &svg).map_err(|e| Error::io(&path, e))?;
     Ok(Chart {
         name: name.into(),
         title: spec.title(),
         svg,
+        narrow_svg,
         values: tips.into_iter().map(|t| t.value).collect(),
     })
 }

@@ -3,8 +3,8 @@
 use plotters::prelude::*;
 
 use super::{
-    Area, DrawResult, HEIGHT, PALETTE, PERIOD_TICKS, Spec, WIDTH, bar, dotted_line, label_at,
-    legend, range_of, tip, value_text,
+    Area, DrawResult, PALETTE, Spec, bar, dotted_line, label_at, legend, narrow, period_ticks,
+    range_of, size, tip, title_area, titled, value_text,
 };
 
 /// The seed retention rate and strict retention per period, with the retained and reactivated
@@ -30,8 +30,8 @@ impl Spec for RetentionRate {
     where
         DB::ErrorType: 'static,
     {
-        let root = root.titled(&self.title(), ("sans-serif", 22).into_font())?;
-        let (top, bottom) = root.split_vertically((HEIGHT as f64 * 0.5) as u32);
+        let root = title_area(root, &self.title())?;
+        let (top, bottom) = root.split_vertically(size().1 / 2);
         let n = self.labels.len() as f64;
         let (lo, hi) = range_of(
             self.rate.iter().chain(&self.strict).flatten().copied(),
@@ -69,7 +69,7 @@ impl Spec for RetentionRate {
             .build_cartesian_2d(-0.5..n - 0.5, 0.0..max * 1.15)?;
         let labels = self.labels.clone();
         bars.configure_mesh()
-            .x_labels(PERIOD_TICKS)
+            .x_labels(period_ticks())
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_label_formatter(&|v| super::axis_number(*v))
@@ -140,8 +140,7 @@ impl Spec for GrowthAccounting {
             .collect();
         let top = up.iter().copied().fold(1.0, f64::max);
         let bottom = self.dormant.iter().copied().fold(0.0, f64::max);
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), ("sans-serif", 22))
+        let mut chart = titled(root, &self.title(), 22)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(70)
@@ -149,7 +148,7 @@ impl Spec for GrowthAccounting {
         let labels = self.labels.clone();
         chart
             .configure_mesh()
-            .x_labels(PERIOD_TICKS)
+            .x_labels(period_ticks())
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_label_formatter(&|v| super::axis_number(*v))
@@ -232,11 +231,10 @@ impl Spec for CohortHeatmap {
     where
         DB::ErrorType: 'static,
     {
-        let (main, scale) = root.split_horizontally(WIDTH - 90);
+        let (main, scale) = root.split_horizontally(size().0 - 90);
         let rows = self.cohorts.len();
         let ages = self.cells.iter().map(Vec::len).max().unwrap_or(1);
-        let mut chart = ChartBuilder::on(&main)
-            .caption(self.title(), ("sans-serif", 20))
+        let mut chart = titled(&main, &self.title(), 20)
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(80)
@@ -276,6 +274,10 @@ impl Spec for CohortHeatmap {
                     &format!("age {k}"),
                     value_text(v * 100.0, "%"),
                 );
+                if narrow() {
+                    // Cells some 10 px wide: the colour and the values table say it.
+                    continue;
+                }
                 let color = if *v > 0.5 { WHITE } else { BLACK };
                 chart.draw_series([Text::new(
                     format!("{:.0}%", v * 100.0),
@@ -335,8 +337,7 @@ impl Spec for RetentionCurves {
         DB::ErrorType: 'static,
     {
         let ages = self.mean.len().max(2);
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), ("sans-serif", 20))
+        let mut chart = titled(root, &self.title(), 20)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(70)

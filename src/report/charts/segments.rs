@@ -2,7 +2,10 @@
 
 use plotters::prelude::*;
 
-use super::{Area, DrawResult, PALETTE, Spec, bar, label_at, legend, tip, value_text};
+use super::{
+    Area, DrawResult, PALETTE, Spec, bar, category_area, label_at, legend, narrow, size, tip,
+    titled, turned_labels, value_text,
+};
 
 fn whole(v: f64) -> String {
     if (v - v.round()).abs() < 1e-6 {
@@ -39,26 +42,25 @@ impl Spec for SegmentShares {
             .chain(&self.revenue_pct)
             .copied()
             .fold(1.0, f64::max);
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), ("sans-serif", 22))
+        let mut chart = titled(root, &self.title(), 22)
             .margin(10)
-            .x_label_area_size(70)
+            .x_label_area_size(category_area(70))
             .y_label_area_size(60)
             .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..max * 1.15)?;
-        let labels = self.segments.clone();
+        let labels = if narrow() {
+            vec![]
+        } else {
+            self.segments.clone()
+        };
         chart
             .configure_mesh()
             .x_labels(n)
             .x_label_formatter(&|x| label_at(&labels, x))
-            .x_label_style(
-                ("sans-serif", 11)
-                    .into_font()
-                    .transform(FontTransform::Rotate90),
-            )
             .y_label_formatter(&|v| super::axis_number(*v))
             .y_desc("share (%)")
             .label_style(("sans-serif", 12))
             .draw()?;
+        turned_labels(root, &chart, &self.segments, 0.0)?;
         chart
             .draw_series(
                 self.customers_pct
@@ -123,9 +125,8 @@ impl Spec for RfGrid {
     where
         DB::ErrorType: 'static,
     {
-        let (main, key) = root.split_horizontally(700);
-        let mut chart = ChartBuilder::on(&main)
-            .caption(self.title(), ("sans-serif", 18))
+        let (main, key) = root.split_horizontally(size().0 * 700 / 960);
+        let mut chart = titled(&main, &self.title(), 18)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(55)
@@ -208,8 +209,7 @@ impl Spec for Clusters {
     {
         let max_r = self.points.iter().map(|p| p.0).fold(1.0, f64::max);
         let max_m = self.points.iter().map(|p| p.1).fold(10.0, f64::max);
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), ("sans-serif", 20))
+        let mut chart = titled(root, &self.title(), 20)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(80)

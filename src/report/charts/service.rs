@@ -3,8 +3,8 @@
 use plotters::prelude::*;
 
 use super::{
-    Area, DrawResult, PALETTE, PERIOD_TICKS, Spec, bar, dotted_line, label_at, legend, range_of,
-    tip, value_text,
+    Area, DrawResult, PALETTE, Spec, bar, dotted_line, label_at, legend, period_ticks, range_of,
+    tip, titled, value_text,
 };
 
 /// Interactions per channel per period, stacked.
@@ -35,8 +35,7 @@ impl Spec for ChannelMix {
             .map(|i| self.series.iter().map(|s| s.1[i]).sum())
             .collect();
         let (_, hi) = range_of(totals.iter().copied(), true);
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), ("sans-serif", 20))
+        let mut chart = titled(root, &self.title(), 20)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(70)
@@ -44,7 +43,7 @@ impl Spec for ChannelMix {
         let labels = self.labels.clone();
         chart
             .configure_mesh()
-            .x_labels(PERIOD_TICKS)
+            .x_labels(period_ticks())
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_label_formatter(&|v| super::axis_number(*v))
@@ -103,8 +102,7 @@ impl Spec for Satisfaction {
         DB::ErrorType: 'static,
     {
         let n = self.labels.len();
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), ("sans-serif", 20))
+        let mut chart = titled(root, &self.title(), 20)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(70)
@@ -112,7 +110,7 @@ impl Spec for Satisfaction {
         let labels = self.labels.clone();
         chart
             .configure_mesh()
-            .x_labels(PERIOD_TICKS)
+            .x_labels(period_ticks())
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_label_formatter(&|v| super::axis_number(*v))

@@ -3,8 +3,8 @@
 use plotters::prelude::*;
 
 use super::{
-    Area, DrawResult, PALETTE, PERIOD_TICKS, Spec, dotted_line, label_at, legend, range_of, tip,
-    value_text,
+    Area, DrawResult, PALETTE, Spec, dotted_line, label_at, legend, period_ticks, range_of, tip,
+    titled, value_text,
 };
 
 /// Revenue history with a model's forecast and its 80% and 95% bands.
@@ -43,8 +43,7 @@ impl Spec for Forecast {
                 .chain(self.forecast.iter().flat_map(|f| [f.3, f.4])),
             true,
         );
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), ("sans-serif", 22))
+        let mut chart = titled(root, &self.title(), 22)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(80)
@@ -52,7 +51,7 @@ impl Spec for Forecast {
         let labels = self.labels.clone();
         chart
             .configure_mesh()
-            .x_labels(PERIOD_TICKS)
+            .x_labels(period_ticks())
             .x_label_formatter(&|x| label_at(&labels, x))
             .x_desc(self.period.as_str())
             .y_label_formatter(&|v| super::axis_number(*v))
@@ -178,8 +177,7 @@ impl Spec for ClvHoldout {
                 .copied(),
             true,
         );
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title(), ("sans-serif", 20))
+        let mut chart = titled(root, &self.title(), 20)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(70)
