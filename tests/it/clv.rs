@@ -246,9 +246,19 @@ fn the_holdout_check_on_cdnow_matches_the_published_comparison_per_calibration_f
     let pnbd = [0.138, 0.600, 1.196, 1.714, 2.399, 2.907, 3.819, 6.403];
     for (i, r) in rows[1..].iter().enumerate() {
         let (a, p): (f64, f64) = (r[2].parse().unwrap(), r[3].parse().unwrap());
-        assert!((a - actual[i]).abs() < 5e-7, "bucket {}: actual {a} vs {}", r[0], actual[i]);
+        assert!(
+            (a - actual[i]).abs() < 5e-7,
+            "bucket {}: actual {a} vs {}",
+            r[0],
+            actual[i]
+        );
         // The reference rounds to three decimals and used beta = 11.656 (ours 11.669).
-        assert!((p - pnbd[i]).abs() < 0.002, "bucket {}: Pareto/NBD {p} vs {}", r[0], pnbd[i]);
+        assert!(
+            (p - pnbd[i]).abs() < 0.002,
+            "bucket {}: Pareto/NBD {p} vs {}",
+            r[0],
+            pnbd[i]
+        );
     }
 }
 

@@ -108,7 +108,12 @@ struct AtTime([f64; 4]);
 
 impl AtTime {
     fn new(alpha: f64, beta: f64, t: f64) -> AtTime {
-        AtTime([(alpha + t).ln(), 1.0 / (alpha + t), (beta + t).ln(), 1.0 / (beta + t)])
+        AtTime([
+            (alpha + t).ln(),
+            1.0 / (alpha + t),
+            (beta + t).ln(),
+            1.0 / (beta + t),
+        ])
     }
 }
 
@@ -211,19 +216,17 @@ impl PnbdObjective<'_> {
         let mut xs: Vec<f64> = g.x.clone();
         xs.sort_by(f64::total_cmp);
         xs.dedup();
-        let x_of = g
-            .x
-            .iter()
-            .map(|v| xs.binary_search_by(|p| p.total_cmp(v)).expect("present") as u32)
-            .collect();
+        let x_of =
+            g.x.iter()
+                .map(|v| xs.binary_search_by(|p| p.total_cmp(v)).expect("present") as u32)
+                .collect();
         let mut ts: Vec<f64> = g.t.clone();
         ts.sort_by(f64::total_cmp);
         ts.dedup();
-        let t_of = g
-            .t
-            .iter()
-            .map(|v| ts.binary_search_by(|p| p.total_cmp(v)).expect("present") as u32)
-            .collect();
+        let t_of =
+            g.t.iter()
+                .map(|v| ts.binary_search_by(|p| p.total_cmp(v)).expect("present") as u32)
+                .collect();
         let mut index: HashMap<(u64, u64), u32> = HashMap::new();
         let mut at = Vec::new();
         let mut id = |x: f64, t: f64| {
@@ -284,7 +287,11 @@ impl Objective for PnbdObjective<'_> {
             .iter()
             .map(|&x| ([ln_gamma(r + x), digamma(r + x)], OfX::new(r, s, x)))
             .collect();
-        let by_t: Vec<AtTime> = self.ts.iter().map(|&t| AtTime::new(alpha, beta, t)).collect();
+        let by_t: Vec<AtTime> = self
+            .ts
+            .iter()
+            .map(|&t| AtTime::new(alpha, beta, t))
+            .collect();
         let sums = chunked_sum::<5>(g.x.len(), |range| {
             let mut acc = [0.0; 5];
             for i in range {
