@@ -392,6 +392,10 @@ pub struct SampleArgs {
     /// Skip the interactions export (orders and customers only).
     #[arg(long)]
     pub no_interactions: bool,
+    /// The order of the order lines: customer (grouped by customer, each in time order) or time
+    /// (by order time, as ERPs and shop systems export them).
+    #[arg(long, value_enum, default_value_t = crate::sample::LineOrder::Customer)]
+    pub order: crate::sample::LineOrder,
     /// Output folder (created).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

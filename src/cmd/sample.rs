@@ -15,6 +15,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
         purchase_rate: args.purchase_rate,
         compress: !args.uncompressed,
         interactions: !args.no_interactions,
+        order: args.order,
         out: args.out,
     };
     let r = sample::generate(&opts)?;

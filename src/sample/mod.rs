@@ -18,6 +18,7 @@
 //! the simulated customers and their histories live in `world.rs`.
 
 pub mod postgres;
+mod time_order;
 mod world;
 
 use std::fs::File;
@@ -45,7 +46,19 @@ pub struct SampleOptions {
     pub compress: bool,
     /// Write the interactions file at all.
     pub interactions: bool,
+    /// The order of the order lines in their export.
+    pub order: LineOrder,
     pub out: PathBuf,
+}
+
+/// How the order lines export is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LineOrder {
+    /// Grouped by customer, each customer's orders in time order (as the generator draws them).
+    Customer,
+    /// By order time, as an ERP or a shop system writes them; lines of the same minute in the
+    /// order they were drawn.
+    Time,
 }
 
 impl SampleOptions {
@@ -60,6 +73,7 @@ impl SampleOptions {
             purchase_rate: 1.0,
             compress: true,
             interactions: true,
+            order: LineOrder::Customer,
             out,
         }
     }
@@ -99,7 +113,19 @@ pub const INTERACTIONS_FILE: &str = "interactions.jsonl.gz";
 struct Writers {
     customers: csv::Writer<BufWriter<File>>,
     orders: csv::Writer<Out>,
+    /// With `--order time`, the order lines wait here and are written at the end.
+    by_time: Option<time_order::ByTime>,
     interactions: Out,
+}
+
+impl Writers {
+    /// Writes the order line `rec` drawn at `ts`, or keeps it for the time-ordered export.
+    fn order_line(&mut self, ts: NaiveDateTime, rec: &[String]) -> csv::Result<()> {
+        match &mut self.by_time {
+            Some(by_time) => by_time.push(ts, rec),
+            None => self.orders.write_record(rec),
+        }
+    }
 }
 
 /// A file written plain or through gzip; `Discard` for a skipped export.
@@ -179,6 +205,7 @@ pub fn generate(opts: &SampleOptions) -> Result<SampleReport> {
             .delimiter(b';')
             .flexible(true)
             .from_writer(Out::open(out, opts.orders_file(), opts.compress)?),
+        by_time: None,
         interactions: if opts.interactions {
             Out::open(out, opts.interactions_file(), opts.compress)?
         } else {
@@ -191,6 +218,9 @@ pub fn generate(opts: &SampleOptions) -> Result<SampleReport> {
     w.orders.write_record(ORDER_HEADER).map_err(csv_io)?;
 
     let end = add_months(opts.start, opts.months);
+    if opts.order == LineOrder::Time {
+        w.by_time = Some(time_order::ByTime::new(out, opts.start, end).map_err(io)?);
+    }
     let world = World::new(opts.start, end, opts.seed);
     let mut report = SampleReport::default();
     let mut ids = Ids::default();
@@ -229,11 +259,12 @@ pub fn generate(opts: &SampleOptions) -> Result<SampleReport> {
     }
     // One order line of a customer no customers export knows: kept and flagged as an orphan.
     let orphan_day = world.start + Duration::days(world.days() / 2);
+    let orphan_ts = orphan_day.and_hms_opt(12, 0, 0).expect("noon");
     let orphan = [
         "SO-ORPHAN".to_string(),
         "SO-ORPHAN-1".into(),
         "C9999999".into(),
-        fmt_order_ts(orphan_day.and_hms_opt(12, 0, 0).expect("noon")),
+        fmt_order_ts(orphan_ts),
         "BK-0001".into(),
         "Books".into(),
         "1".into(),
@@ -243,15 +274,18 @@ pub fn generate(opts: &SampleOptions) -> Result<SampleReport> {
         String::new(),
         String::new(),
     ];
-    w.orders.write_record(&orphan).map_err(csv_io)?;
+    w.order_line(orphan_ts, &orphan).map_err(csv_io)?;
     report.order_lines += 1;
 
     w.customers.flush().map_err(io)?;
-    w.orders
+    let mut orders = w
+        .orders
         .into_inner()
-        .map_err(|e| Error::io(out, e.to_string()))?
-        .finish()
-        .map_err(io)?;
+        .map_err(|e| Error::io(out, e.to_string()))?;
+    if let Some(by_time) = w.by_time.take() {
+        by_time.finish(&mut orders).map_err(io)?;
+    }
+    orders.finish().map_err(io)?;
     w.interactions.finish().map_err(io)?;
     Ok(report)
 }
@@ -463,12 +497,12 @@ fn write_orders(
                     2 => rec[2] = String::new(),             // missing customer id
                     3 => rec.push("unexpected".into()),      // ragged line
                     _ => {
-                        w.orders.write_record(&rec)?; // exact duplicate line
+                        w.order_line(ts, &rec)?; // exact duplicate line
                         report.order_lines += 1;
                     }
                 }
             }
-            w.orders.write_record(&rec)?;
+            w.order_line(ts, &rec)?;
             // A few % of lines come back as refunds (negative amounts) some days later.
             if rng.random::<f64>() < 0.035 {
                 let back = ts
@@ -479,7 +513,7 @@ fn write_orders(
                     rec[3] = fmt_order_ts(back);
                     rec[7] = format!("{:.2}", -total);
                     rec[11] = String::new();
-                    w.orders.write_record(&rec)?;
+                    w.order_line(back, &rec)?;
                     report.order_lines += 1;
                 }
             }
