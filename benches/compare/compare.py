@@ -7,6 +7,11 @@ its own virtual environment). Steps, each timed several runs, crm and DuckDB alt
            as DuckDB's COPY is; the data-quality checks a plain `crm ingest` adds are a
            query pass of their own) vs DuckDB's
            COPY (SELECT ... FROM read_csv(...)) TO '...parquet'
+  ingest-time
+           the same order lines written by order time (crm sample --order time), as ERPs and
+           shop systems export them, loaded by crm (its file sorted by customer, as always) vs
+           DuckDB's plain COPY and its COPY with ORDER BY customer_id, order_id (crm's output
+           order); crm's RFM from this warehouse must equal its RFM from the grouped one
   rfm      RFM scores and segments over the warehouse's Parquet files
   cohorts  the monthly cohort retention matrix over the same files
   clv      BG/NBD + Gamma-Gamma fit for 1M customers (crm only: `cargo bench --bench clv_fit`)
@@ -136,8 +141,8 @@ def table_files(warehouse, table):
     return "[" + ", ".join(f"'{f}'" for f in files) + "]"
 
 
-def write_config(work, csv_path, warehouse):
-    cfg = work / "bench.toml"
+def write_config(work, csv_path, warehouse, name="bench.toml"):
+    cfg = work / name
     cfg.write_text(
         f"""# Written by benches/compare: the transactions export of `crm sample --uncompressed`.
 [warehouse]
@@ -166,8 +171,7 @@ store_id = "Store"
     return cfg
 
 
-DUCK_INGEST = """
-copy (
+DUCK_SELECT = """
     select
         "Line ID" as transaction_id, "Order ID" as order_id, "Customer ID" as customer_id,
         "Order Date" as ts, "Total" as amount, "Currency" as currency, "Qty" as quantity,
@@ -179,8 +183,33 @@ copy (
             'Order Date': 'TIMESTAMP', 'SKU': 'VARCHAR', 'Category': 'VARCHAR', 'Qty': 'BIGINT',
             'Total': 'DOUBLE', 'Currency': 'VARCHAR', 'Sales Channel': 'VARCHAR',
             'Store': 'VARCHAR', 'Coupon': 'VARCHAR'}})
-) to '{out}' (format parquet, compression zstd)
 """
+
+DUCK_INGEST = "copy (" + DUCK_SELECT + ") to '{out}' (format parquet, compression zstd)\n"
+
+# The same rows in crm's output order: grouped by customer, an order's lines together.
+DUCK_INGEST_ORDERED = (
+    "copy (" + DUCK_SELECT + " order by customer_id, order_id) to '{out}' (format parquet, compression zstd)\n"
+)
+
+
+def sample_export(args, work, size, customers, order):
+    """The size's transactions export, generated once: grouped by customer (crm sample's default)
+    or by order time; the same seed, so the same lines."""
+    suffix = "" if order == "customer" else f"-{order}"
+    data = work / f"data-{size}{suffix}"
+    if not (data / "orders.csv").exists():
+        print(f"== generating {size} ({order} order): crm sample --customers {customers}", flush=True)
+        tmp = work / f"data-{size}{suffix}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        t, rss = run_measured(
+            [args.crm, "sample", "--customers", str(customers), "--seed", "7",
+             "--purchase-rate", "28", "--bad-rows", "0", "--uncompressed",
+             "--no-interactions", "--order", order, "--out", str(tmp)]
+        )
+        tmp.rename(data)
+        print(f"   {t:.1f} s, peak {rss:.0f} MiB", flush=True)
+    return data / "orders.csv"
 
 
 def median_row(step, rows, crm_times, crm_rss, duck_times, duck_rss):
@@ -204,6 +233,45 @@ def median_row(step, rows, crm_times, crm_rss, duck_times, duck_rss):
             }
         )
     return row
+
+
+def time_ordered(args, work, size, customers, grouped_cfg, lines, results):
+    """Times the load of the time-ordered export against DuckDB's COPY, plain and sorted into
+    crm's output order; checks that crm's RFM from it equals its RFM from the grouped export."""
+    csv_path = sample_export(args, work, size, customers, "time")
+    warehouse = work / f"warehouse-{size}-time"
+    cfg = write_config(work, csv_path, warehouse, name=f"bench-{size}-time.toml")
+    plain = work / f"ingest-{size}-time.sql"
+    plain.write_text(DUCK_INGEST.format(csv=csv_path, out=work / f"duck-{size}-time.parquet"))
+    ordered = work / f"ingest-{size}-time-ordered.sql"
+    ordered.write_text(DUCK_INGEST_ORDERED.format(csv=csv_path, out=work / f"duck-{size}-time-ordered.parquet"))
+    crm_t, crm_r, plain_t, plain_r, ord_t, ord_r = [], [], [], [], [], []
+    for i in range(args.runs):
+        shutil.rmtree(warehouse, ignore_errors=True)
+        t, r = run_measured([args.crm, "ingest", "--no-quality", "--config", str(cfg)])
+        crm_t.append(t)
+        crm_r.append(r)
+        t, r = run_measured(duckdb_cmd(args.python, plain))
+        plain_t.append(t)
+        plain_r.append(r)
+        t, r = run_measured(duckdb_cmd(args.python, ordered))
+        ord_t.append(t)
+        ord_r.append(r)
+        print(
+            f"   ingest {size} time-ordered run {i + 1}: crm {crm_t[-1]:.2f} s, DuckDB COPY "
+            f"{plain_t[-1]:.2f} s, COPY ... ORDER BY {ord_t[-1]:.2f} s",
+            flush=True,
+        )
+    answers = []
+    for c in (grouped_cfg, cfg):
+        out = subprocess.run([args.crm, "rfm", "--format", "csv", "--config", str(c)],
+                             check=True, capture_output=True).stdout
+        answers.append(out)
+    if answers[0] != answers[1]:
+        sys.exit(f"crm's RFM from the time-ordered {size} export differs from the grouped one's")
+    print("   crm's RFM from the time-ordered export equals the grouped export's", flush=True)
+    results.append(median_row("ingest, time-ordered export vs COPY", lines, crm_t, crm_r, plain_t, plain_r))
+    results.append(median_row("ingest, time-ordered export vs COPY ... ORDER BY", lines, crm_t, crm_r, ord_t, ord_r))
 
 
 def nightly(args, work, results):
@@ -244,7 +312,7 @@ def main():
     ap.add_argument("--work", required=True, type=Path)
     ap.add_argument("--sizes", default="10M", help="comma-separated: 10M, 100M")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--steps", default="ingest,rfm,cohorts,clv,nightly")
+    ap.add_argument("--steps", default="ingest,ingest-time,rfm,cohorts,clv,nightly")
     ap.add_argument("--memory-limit", default=None, help="also time rfm under this crm --memory-limit")
     args = ap.parse_args()
     steps = args.steps.split(",")
@@ -257,19 +325,7 @@ def main():
     import duckdb  # noqa: F401  (the script itself runs in the DuckDB venv)
 
     for size in args.sizes.split(","):
-        data = work / f"data-{size}"
-        if not (data / "orders.csv").exists():
-            print(f"== generating {size}: crm sample --customers {customers[size]}", flush=True)
-            tmp = work / f"data-{size}.partial"
-            shutil.rmtree(tmp, ignore_errors=True)
-            t, rss = run_measured(
-                [args.crm, "sample", "--customers", str(customers[size]), "--seed", "7",
-                 "--purchase-rate", "28", "--bad-rows", "0", "--uncompressed",
-                 "--no-interactions", "--out", str(tmp)]
-            )
-            tmp.rename(data)
-            print(f"   {t:.1f} s, peak {rss:.0f} MiB", flush=True)
-        csv_path = data / "orders.csv"
+        csv_path = sample_export(args, work, size, customers[size], "customer")
         with open(csv_path, "rb") as f:
             lines = sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 24), b"")) - 1
         warehouse = work / f"warehouse-{size}"
@@ -293,6 +349,9 @@ def main():
             # Loads the export if the warehouse is missing; otherwise only checks it is unchanged
             # (and upgrades a warehouse an older crm wrote).
             run_measured([args.crm, "ingest", "--no-quality", "--config", str(cfg)])
+
+        if "ingest-time" in steps:
+            time_ordered(args, work, size, customers[size], cfg, lines, results)
 
         files = table_files(warehouse, "transactions")
         key_files = table_files(warehouse, "customer_keys")
