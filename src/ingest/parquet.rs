@@ -88,13 +88,20 @@ impl Writer {
             // No column statistics: see `super::parquet_writer`.
             statistics: StatisticsOptions::empty(),
             version: Version::V1,
-            // LZ4 (LZ4_RAW, the Parquet codec without Hadoop's framing) for the warehouse as
-            // for scratch files: at 10M lines the load 0.5-0.7 s of CPU faster than zstd at
-            // level 1 (8.09-8.47 s user against 8.83-9.01 s), RFM and the cohort matrix 10-15%
-            // less CPU to decompress, for a file a third larger (386 MB against 289 MB; the CSV
-            // is 700 MB). Snappy, what DuckDB writes by default, loads alike but is larger
-            // (397 MB) and reads slower.
-            compression: CompressionOptions::Lz4Raw,
+            // LZ4 (LZ4_RAW, the Parquet codec without Hadoop's framing) for the warehouse: at
+            // 10M lines the load 0.5-0.7 s of CPU faster than zstd at level 1 (8.09-8.47 s user
+            // against 8.83-9.01 s), RFM and the cohort matrix 10-15% less CPU to decompress,
+            // for a file a third larger (386 MB against 289 MB; the CSV is 700 MB). Snappy,
+            // what DuckDB writes by default, loads alike but is larger (397 MB) and reads
+            // slower. Scratch files (the sorted runs of a load not grouped by customer, read
+            // back once by the merge) uncompressed: LZ4 was an eighth of the CPU of a
+            // time-ordered 10M-line load; without it 15.1-16.6 s user against 16.9-19.0 s,
+            // for about twice the temporary disk (BENCHMARKS.md).
+            compression: if purpose == Purpose::Scratch {
+                CompressionOptions::Uncompressed
+            } else {
+                CompressionOptions::Lz4Raw
+            },
             data_page_size: None,
         };
         let file = FileWriter::try_new(BufWriter::with_capacity(1 << 20, file), arrow, options)
