@@ -43,6 +43,11 @@ fn chromium_args(profile: &std::path::Path) -> Vec<String> {
 fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_figures() {
     let sb = Sandbox::new();
     let cfg = sb.with_sample();
+    // A reject-rate threshold the sample's 2% of deliberately bad rows crosses: the alert must
+    // open the rendered page.
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[alerts]\nreject_rate_pct = 1\n");
+    std::fs::write(&cfg, text).unwrap();
     sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--out", "reports"]);
     let dir = sb.path("reports/2025-01-01");
     let report = dir.join("report.html");
@@ -153,6 +158,19 @@ fn the_sample_report_opens_offline_in_headless_chromium_and_shows_the_headline_f
     ] {
         assert!(dom.contains(text), "the page does not show {text:?}");
     }
+    let alerts = dom
+        .split("<section id=\"alerts\" class=\"alerts\"><h2>Alerts</h2>")
+        .nth(1)
+        .expect("the alerts section");
+    assert!(
+        dom.find("id=\"alerts\"") < dom.find("What moved"),
+        "the alerts come first"
+    );
+    assert!(
+        alerts.contains("this run's load rejected") && alerts.contains("the limit is 1%"),
+        "{}",
+        &alerts[..alerts.len().min(400)]
+    );
     // Figures as people write them: the revenue in the exports' currency with separators, and
     // no table cell with more than two decimals.
     let kpi = dom
