@@ -235,6 +235,26 @@ def median_row(step, rows, crm_times, crm_rss, duck_times, duck_rss):
     return row
 
 
+def alternate(args, label, warehouse, cfg, scripts):
+    """crm's load of `cfg` into an empty `warehouse` and each (name, DuckDB script), one after
+    the other, `args.runs` times: ((crm times, crm peaks), [(times, peaks) per script])."""
+    crm = ([], [])
+    duck = [([], []) for _ in scripts]
+    for i in range(args.runs):
+        shutil.rmtree(warehouse, ignore_errors=True)
+        t, r = run_measured([args.crm, "ingest", "--no-quality", "--config", str(cfg)])
+        crm[0].append(t)
+        crm[1].append(r)
+        said = [f"crm {t:.2f} s"]
+        for (name, sql), (times, peaks) in zip(scripts, duck):
+            t, r = run_measured(duckdb_cmd(args.python, sql))
+            times.append(t)
+            peaks.append(r)
+            said.append(f"{name} {t:.2f} s")
+        print(f"   {label} run {i + 1}: " + ", ".join(said), flush=True)
+    return crm, duck
+
+
 def time_ordered(args, work, size, customers, grouped_cfg, lines, results):
     """Times the load of the time-ordered export against DuckDB's COPY, plain and sorted into
     crm's output order; checks that crm's RFM from it equals its RFM from the grouped export."""
@@ -245,23 +265,10 @@ def time_ordered(args, work, size, customers, grouped_cfg, lines, results):
     plain.write_text(DUCK_INGEST.format(csv=csv_path, out=work / f"duck-{size}-time.parquet"))
     ordered = work / f"ingest-{size}-time-ordered.sql"
     ordered.write_text(DUCK_INGEST_ORDERED.format(csv=csv_path, out=work / f"duck-{size}-time-ordered.parquet"))
-    crm_t, crm_r, plain_t, plain_r, ord_t, ord_r = [], [], [], [], [], []
-    for i in range(args.runs):
-        shutil.rmtree(warehouse, ignore_errors=True)
-        t, r = run_measured([args.crm, "ingest", "--no-quality", "--config", str(cfg)])
-        crm_t.append(t)
-        crm_r.append(r)
-        t, r = run_measured(duckdb_cmd(args.python, plain))
-        plain_t.append(t)
-        plain_r.append(r)
-        t, r = run_measured(duckdb_cmd(args.python, ordered))
-        ord_t.append(t)
-        ord_r.append(r)
-        print(
-            f"   ingest {size} time-ordered run {i + 1}: crm {crm_t[-1]:.2f} s, DuckDB COPY "
-            f"{plain_t[-1]:.2f} s, COPY ... ORDER BY {ord_t[-1]:.2f} s",
-            flush=True,
-        )
+    (crm_t, crm_r), [(plain_t, plain_r), (ord_t, ord_r)] = alternate(
+        args, f"ingest {size} time-ordered", warehouse, cfg,
+        [("DuckDB COPY", plain), ("COPY ... ORDER BY", ordered)],
+    )
     answers = []
     for c in (grouped_cfg, cfg):
         out = subprocess.run([args.crm, "rfm", "--format", "csv", "--config", str(c)],
@@ -332,18 +339,11 @@ def main():
         cfg = write_config(work, csv_path, warehouse)
 
         if "ingest" in steps:
-            crm_t, crm_r, duck_t, duck_r = [], [], [], []
             sql = work / f"ingest-{size}.sql"
             sql.write_text(DUCK_INGEST.format(csv=csv_path, out=work / f"duck-{size}.parquet"))
-            for i in range(args.runs):
-                shutil.rmtree(warehouse, ignore_errors=True)
-                t, r = run_measured([args.crm, "ingest", "--no-quality", "--config", str(cfg)])
-                crm_t.append(t)
-                crm_r.append(r)
-                t, r = run_measured(duckdb_cmd(args.python, sql))
-                duck_t.append(t)
-                duck_r.append(r)
-                print(f"   ingest {size} run {i + 1}: crm {crm_t[-1]:.2f} s, DuckDB {duck_t[-1]:.2f} s", flush=True)
+            (crm_t, crm_r), [(duck_t, duck_r)] = alternate(
+                args, f"ingest {size}", warehouse, cfg, [("DuckDB", sql)]
+            )
             results.append(median_row("ingest", lines, crm_t, crm_r, duck_t, duck_r))
         else:
             # Loads the export if the warehouse is missing; otherwise only checks it is unchanged

@@ -180,19 +180,25 @@ fn per_customer_values_have_the_stable_shape_and_hold_their_invariants() {
     );
 }
 
-#[test]
-fn holdout_mode_compares_predicted_and_actual_repeat_purchases_per_calibration_frequency() {
-    let sb = cdnow_sample();
-    let out = sb.ok(&[
+/// `crm clv --model MODEL` on CDNOW with the paper's calibration/holdout split, as rows.
+fn paper_holdout(sb: &Sandbox, model: &str) -> Vec<Vec<String>> {
+    parse_csv(&sb.ok(&[
         "clv",
+        "--model",
+        model,
         "--holdout-from",
         "1997-10-01",
         "--as-of",
         "1998-07-01",
         "--format",
         "csv",
-    ]);
-    let rows = parse_csv(&out);
+    ]))
+}
+
+#[test]
+fn holdout_mode_compares_predicted_and_actual_repeat_purchases_per_calibration_frequency() {
+    let sb = cdnow_sample();
+    let rows = paper_holdout(&sb, "bgnbd");
     assert_eq!(
         rows[0],
         [
@@ -224,18 +230,7 @@ fn holdout_mode_compares_predicted_and_actual_repeat_purchases_per_calibration_f
 #[test]
 fn the_holdout_check_on_cdnow_matches_the_published_comparison_per_calibration_frequency() {
     let sb = cdnow_sample();
-    let out = sb.ok(&[
-        "clv",
-        "--model",
-        "pnbd",
-        "--holdout-from",
-        "1997-10-01",
-        "--as-of",
-        "1998-07-01",
-        "--format",
-        "csv",
-    ]);
-    let rows = parse_csv(&out);
+    let rows = paper_holdout(&sb, "pnbd");
     let labels: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
     assert_eq!(labels, ["0", "1", "2", "3", "4", "5", "6", "7+"]);
     let customers: Vec<u64> = rows[1..].iter().map(|r| r[1].parse().unwrap()).collect();

@@ -210,23 +210,23 @@ pub(super) struct PnbdObjective<'a> {
 
 const NO_DEAD: u32 = u32::MAX;
 
+/// The distinct values of `values`, ascending, and the index of each value among them.
+fn distinct(values: &[f64]) -> (Vec<f64>, Vec<u32>) {
+    let mut set = values.to_vec();
+    set.sort_by(f64::total_cmp);
+    set.dedup();
+    let index = values
+        .iter()
+        .map(|v| set.binary_search_by(|p| p.total_cmp(v)).expect("present") as u32)
+        .collect();
+    (set, index)
+}
+
 impl PnbdObjective<'_> {
     pub(super) fn new(g: &Grouped, customers: usize) -> PnbdObjective<'_> {
         use std::collections::HashMap;
-        let mut xs: Vec<f64> = g.x.clone();
-        xs.sort_by(f64::total_cmp);
-        xs.dedup();
-        let x_of =
-            g.x.iter()
-                .map(|v| xs.binary_search_by(|p| p.total_cmp(v)).expect("present") as u32)
-                .collect();
-        let mut ts: Vec<f64> = g.t.clone();
-        ts.sort_by(f64::total_cmp);
-        ts.dedup();
-        let t_of =
-            g.t.iter()
-                .map(|v| ts.binary_search_by(|p| p.total_cmp(v)).expect("present") as u32)
-                .collect();
+        let (xs, x_of) = distinct(&g.x);
+        let (ts, t_of) = distinct(&g.t);
         let mut index: HashMap<(u64, u64), u32> = HashMap::new();
         let mut at = Vec::new();
         let mut id = |x: f64, t: f64| {
