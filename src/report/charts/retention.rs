@@ -243,7 +243,7 @@ impl Spec for CohortHeatmap {
         chart
             .configure_mesh()
             .disable_mesh()
-            .x_labels(ages.min(30))
+            .x_labels(ages.min(if narrow() { 12 } else { 30 }))
             .y_labels(rows.min(40))
             .x_label_formatter(&|x| {
                 if (x - x.round()).abs() < 1e-6 {
