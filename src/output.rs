@@ -56,6 +56,8 @@ pub fn write_to<W: Write + Send>(
     format: OutputFormat,
     mut w: W,
 ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let batches: Vec<RecordBatch> = batches.iter().map(without_negative_zero).collect();
+    let batches = &batches[..];
     match format {
         OutputFormat::Table => {
             let table = datafusion::arrow::util::pretty::pretty_format_batches(batches)?;
@@ -94,6 +96,28 @@ pub fn write_to<W: Write + Send>(
         }
     }
     Ok(())
+}
+
+/// `batch` with every -0.0 of its Float64 columns written as 0.0. A sum of amounts that cancel
+/// is -0.0 or 0.0 depending on the order the rows were added in (a customer's refund before or
+/// after the purchase it refunds), and a person should not read "-0.0" nor a script see two
+/// loads of the same lines differ by it.
+fn without_negative_zero(batch: &RecordBatch) -> RecordBatch {
+    use datafusion::arrow::array::{ArrayRef, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Float64Type};
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|col| match col.data_type() {
+            DataType::Float64 => {
+                let out: datafusion::arrow::array::Float64Array =
+                    col.as_primitive::<Float64Type>().unary(|x| x + 0.0);
+                std::sync::Arc::new(out) as ArrayRef
+            }
+            _ => col.clone(),
+        })
+        .collect();
+    RecordBatch::try_new(batch.schema(), columns).expect("same columns")
 }
 
 /// Query results as a JSON array of objects.
@@ -188,4 +212,40 @@ pub fn escape_markup(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Float64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    #[test]
+    fn a_negative_zero_is_written_as_zero_in_every_format() {
+        let schema =
+            std::sync::Arc::new(Schema::new(vec![Field::new("m", DataType::Float64, true)]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![std::sync::Arc::new(Float64Array::from(vec![
+                Some(-0.0),
+                Some(1.5),
+                Some(-2.0),
+                None,
+            ]))],
+        )
+        .unwrap();
+        let text = |format| {
+            let mut out = Vec::new();
+            write_to(std::slice::from_ref(&batch), &schema, format, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(OutputFormat::Csv), "m\n0.0\n1.5\n-2.0\n\"\"\n");
+        let json = text(OutputFormat::Json);
+        assert!(
+            json.starts_with("[{\"m\":0.0},{\"m\":1.5},{\"m\":-2.0}"),
+            "{json}"
+        );
+        assert!(!text(OutputFormat::Table).contains("-0"));
+        assert_eq!(crate::report::charts::axis_number(-0.004), "0");
+    }
 }

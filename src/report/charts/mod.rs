@@ -295,7 +295,8 @@ pub fn axis_number(v: f64) -> String {
     if !v.is_finite() {
         return String::new();
     }
-    let rounded = (v * 100.0).round() / 100.0;
+    // + 0.0: a value that rounds to zero from below is 0, not "-0".
+    let rounded = (v * 100.0).round() / 100.0 + 0.0;
     let decimals = if rounded.fract() == 0.0 {
         0
     } else if (rounded * 10.0).fract().abs() < 1e-9 {
