@@ -217,6 +217,14 @@ fn tooltips(svg: &str) -> Vec<String> {
         .collect()
 }
 
+/// The sum of the values of an SVG's tooltips (a histogram's or a grid's counts).
+fn tooltip_total(svg: &str) -> f64 {
+    tooltips(svg)
+        .iter()
+        .map(|t| number_of(t.split_once(": ").unwrap().1))
+        .sum()
+}
+
 /// The number a tooltip's value starts with, its separators and unit removed.
 fn number_of(value: &str) -> f64 {
     let number: String = value
@@ -344,10 +352,7 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
         );
     }
     // The R x F grid holds every scored customer.
-    let grid: f64 = tooltips(&svg("rf_grid"))
-        .iter()
-        .map(|t| number_of(t.split_once(": ").unwrap().1))
-        .sum();
+    let grid = tooltip_total(&svg("rf_grid"));
     assert_eq!(grid as usize, csv("rfm").len() - 1);
     // Channel mix: interactions per channel and period.
     let tips = tooltips(&svg("channel_mix"));
@@ -437,10 +442,7 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
         );
     }
     // The CLV distribution counts every customer of clv.csv once.
-    let customers: f64 = tooltips(&svg("clv_distribution"))
-        .iter()
-        .map(|t| number_of(t.split_once(": ").unwrap().1))
-        .sum();
+    let customers = tooltip_total(&svg("clv_distribution"));
     assert_eq!(customers as usize, csv("clv").len() - 1);
 
     // The CLV holdout check: actual and predicted means per calibration frequency are those of
@@ -472,10 +474,7 @@ fn every_chart_carries_its_values_the_page_fits_a_phone_and_prints_a_section_a_p
     // The resolution histogram counts every ticket resolved before as_of, in tickets.
     let tips = tooltips(&svg("ticket_resolution"));
     assert!(tips.iter().all(|t| t.ends_with(" tickets")), "{tips:?}");
-    let tickets: f64 = tips
-        .iter()
-        .map(|t| number_of(t.split_once(": ").unwrap().1))
-        .sum();
+    let tickets = tooltip_total(&svg("ticket_resolution"));
     let resolved: f64 = csv("service_tickets")[1..]
         .iter()
         .map(|r| r[2].parse::<f64>().unwrap())

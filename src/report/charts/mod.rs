@@ -250,34 +250,14 @@ where
 pub fn render(dir: &Path, name: &str, spec: &impl Spec) -> Result<Chart> {
     register_font();
     let err = |e: Box<dyn std::error::Error>| Error::query(format!("chart {name}"), e);
-    let mut svg = String::new();
-    TIPS.with(|t| t.borrow_mut().clear());
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw_any(&root, spec).map_err(err)?;
-    }
-    let tips = TIPS.with(|t| std::mem::take(&mut *t.borrow_mut()));
-    if let Some(end) = svg.rfind("</svg>") {
-        svg.insert_str(end, &tips_svg(&tips));
-    }
+    let (svg, tips) = svg_of(spec, false).map_err(err)?;
     let png = dir.join(format!("{name}.png"));
     {
         let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
         draw_any(&root, spec).map_err(err)?;
     }
     TIPS.with(|t| t.borrow_mut().clear());
-    let mut narrow_svg = String::new();
-    DRAWING_NARROW.with(|n| n.set(true));
-    let drawn = {
-        let root = SVGBackend::with_string(&mut narrow_svg, NARROW).into_drawing_area();
-        draw_any(&root, spec)
-    };
-    DRAWING_NARROW.with(|n| n.set(false));
-    drawn.map_err(err)?;
-    let narrow_tips = TIPS.with(|t| std::mem::take(&mut *t.borrow_mut()));
-    if let Some(end) = narrow_svg.rfind("</svg>") {
-        narrow_svg.insert_str(end, &tips_svg(&narrow_tips));
-    }
+    let (narrow_svg, _) = svg_of(spec, true).map_err(err)?;
     let path = dir.join(format!("{name}.svg"));
     std::fs::write(&path, &svg).map_err(|e| Error::io(&path, e))?;
     Ok(Chart {
@@ -287,6 +267,29 @@ pub fn render(dir: &Path, name: &str, spec: &impl Spec) -> Result<Chart> {
         narrow_svg,
         values: tips.into_iter().map(|t| t.value).collect(),
     })
+}
+
+/// `spec` drawn as SVG, wide or narrow, with its recorded values as tooltips at their marks;
+/// and those values.
+fn svg_of(
+    spec: &impl Spec,
+    narrow: bool,
+) -> std::result::Result<(String, Vec<Tip>), Box<dyn std::error::Error>> {
+    let mut svg = String::new();
+    TIPS.with(|t| t.borrow_mut().clear());
+    DRAWING_NARROW.with(|n| n.set(narrow));
+    let drawn = {
+        let size = if narrow { NARROW } else { (WIDTH, HEIGHT) };
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw_any(&root, spec)
+    };
+    DRAWING_NARROW.with(|n| n.set(false));
+    drawn?;
+    let tips = TIPS.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    if let Some(end) = svg.rfind("</svg>") {
+        svg.insert_str(end, &tips_svg(&tips));
+    }
+    Ok((svg, tips))
 }
 
 /// An axis number as a person reads it: thousands separators, no trailing `.0`, and decimals
