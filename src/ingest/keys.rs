@@ -4,7 +4,11 @@
 //! - `customer_key`: a dense integer (1, 2, 3, ...) per customer id, the same in every table
 //!   and every load. The warehouse keeps the dictionary in the `customer_keys` table (one row
 //!   per id, appended by the load that first saw it), so the queries look the id up again only
-//!   for the rows they return (one per customer), never per transaction.
+//!   for the rows they return (one per customer), never per transaction. The ids a
+//!   transactions export brings that the warehouse has not seen are numbered in the order of
+//!   their text, not of their first line ([`CustomerKeys::renumber_since`]): the transactions
+//!   file is sorted by `customer_key`, and so comes out the same whichever order the export's
+//!   lines are in (by customer, by time).
 //! - `order_key` (transactions): the 64-bit xxh3 hash of the order id, or of the transaction id
 //!   where the order id is empty (METRICS.md "RFM": an order is a distinct order_id, or the
 //!   transaction itself). The queries only ever group it together with `customer_key`, so two
@@ -36,6 +40,10 @@ pub struct CustomerKeys {
     added_text: String,
     added_ends: Vec<usize>,
     added_keys: Vec<i64>,
+    /// The first id added since [`CustomerKeys::mark`], and whether every id added since came
+    /// after the one before it in text order.
+    marked: usize,
+    in_text_order: bool,
 }
 
 impl CustomerKeys {
@@ -43,6 +51,7 @@ impl CustomerKeys {
     pub fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, i64)>) -> CustomerKeys {
         let mut keys = CustomerKeys {
             next: 1,
+            in_text_order: true,
             ..Default::default()
         };
         for (id, key) in pairs {
@@ -58,9 +67,14 @@ impl CustomerKeys {
         let text = &mut self.added_text;
         let ends = &mut self.added_ends;
         let added_keys = &mut self.added_keys;
+        let (marked, in_text_order) = (self.marked, &mut self.in_text_order);
         *self.map.entry(IdKey::of(id)).or_insert_with(|| {
             let k = *next;
             *next += 1;
+            if *in_text_order && ends.len() > marked {
+                let before = ends.len().checked_sub(2).map_or(0, |i| ends[i]);
+                *in_text_order = text[before..] < *id;
+            }
             text.push_str(id);
             ends.push(text.len());
             added_keys.push(k);
@@ -71,6 +85,63 @@ impl CustomerKeys {
     /// Ids first seen by this load.
     pub fn added(&self) -> usize {
         self.added_keys.len()
+    }
+
+    /// Starts the ids of one export: the key the first new one gets.
+    pub fn mark(&mut self) -> i64 {
+        self.marked = self.added_keys.len();
+        self.in_text_order = true;
+        self.next
+    }
+
+    /// Whether the ids added since [`CustomerKeys::mark`] were first seen in the order of their
+    /// text (an export grouped by customer in id order), so that their keys are in that order
+    /// already.
+    pub fn in_text_order(&self) -> bool {
+        self.in_text_order
+    }
+
+    /// Gives the ids added since [`CustomerKeys::mark`] (keys from `first`, the mark's) their
+    /// keys in the order of their text, and returns the new key of each old one (`new[old -
+    /// first]`); `None` if they are in that order already. The added ids are kept in key order.
+    pub fn renumber_since(&mut self, first: i64) -> Option<Vec<i64>> {
+        if self.in_text_order {
+            return None;
+        }
+        let from = self.marked;
+        let base = if from == 0 {
+            0
+        } else {
+            self.added_ends[from - 1]
+        };
+        let (all, ends) = (&self.added_text, &self.added_ends);
+        let text = |i: usize| {
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            &all[start..ends[i]]
+        };
+        // The ids added since the mark, by text: the i-th gets key first + i.
+        let mut by_text: Vec<usize> = (from..ends.len()).collect();
+        by_text.sort_unstable_by(|&a, &b| text(a).cmp(text(b)));
+        let mut new = vec![0; by_text.len()];
+        let mut sorted_text = String::with_capacity(all.len() - base);
+        let mut sorted_ends = Vec::with_capacity(by_text.len());
+        for (rank, &i) in by_text.iter().enumerate() {
+            let key = first + rank as i64;
+            new[(self.added_keys[i] - first) as usize] = key;
+            let id = text(i);
+            self.map.insert(IdKey::of(id), key);
+            sorted_text.push_str(id);
+            sorted_ends.push(base + sorted_text.len());
+        }
+        self.added_text.truncate(base);
+        self.added_text.push_str(&sorted_text);
+        self.added_ends.truncate(from);
+        self.added_ends.extend(sorted_ends);
+        self.added_keys.truncate(from);
+        let added = by_text.len() as i64;
+        self.added_keys.extend((0..added).map(|rank| first + rank));
+        self.in_text_order = true;
+        Some(new)
     }
 
     /// The rows this load adds to the `customer_keys` table.
@@ -148,6 +219,15 @@ pub fn add_keys(table: Table, df: &mut DataFrame, keys: &mut CustomerKeys) -> Po
 mod tests {
     use super::*;
 
+    /// The (id, key) rows a load adds to the `customer_keys` table, in the table's order.
+    fn added(k: &CustomerKeys) -> Vec<(String, i64)> {
+        let f = k.added_frame(1).unwrap();
+        let ids = f.column("customer_id").unwrap().str().unwrap();
+        let keys = f.column("customer_key").unwrap().i64().unwrap();
+        let ids = ids.iter().map(|id| id.unwrap().to_string());
+        ids.zip(keys.iter().map(Option::unwrap)).collect()
+    }
+
     #[test]
     fn keys_are_dense_stable_and_continue_after_the_stored_ones() {
         let mut k = CustomerKeys::from_pairs([("a", 1), ("b", 2)].into_iter());
@@ -157,17 +237,7 @@ mod tests {
         assert_eq!(k.key("c"), 3);
         assert_eq!(k.key("d"), 4);
         assert_eq!(k.added(), 2);
-        let f = k.added_frame(7).unwrap();
-        assert_eq!(f.height(), 2);
-        let ids: Vec<_> = f
-            .column("customer_id")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
-        assert_eq!(ids, ["c", "d"]);
+        assert_eq!(added(&k), [("c".into(), 3), ("d".into(), 4)]);
         let mut empty = CustomerKeys::from_pairs(std::iter::empty());
         assert_eq!(empty.key("x"), 1);
     }
@@ -192,6 +262,39 @@ mod tests {
         let want = [2, 2, 1, 0, 1, 2, 3, 3, 1].map(|k| (k > 0).then_some(k));
         assert_eq!(keys, want);
         assert_eq!(k.added(), 2);
+    }
+
+    /// The ids an export adds are numbered by their text, whatever order they came in; the
+    /// ids stored before and those added before the mark keep their keys.
+    #[test]
+    fn ids_added_since_the_mark_are_renumbered_in_text_order() {
+        let mut k = CustomerKeys::from_pairs([("m", 1)].into_iter());
+        assert_eq!(k.key("q"), 2, "added before the mark");
+        let first = k.mark();
+        assert_eq!(first, 3);
+        for id in ["b", "d", "f"] {
+            k.key(id);
+        }
+        assert!(k.in_text_order(), "b, d, f came in text order");
+        assert_eq!(k.renumber_since(first), None);
+        for id in ["c", "a", "m", "e"] {
+            k.key(id);
+        }
+        assert!(!k.in_text_order());
+        // Old keys: b 3, d 4, f 5, c 6, a 7, e 8; by text a b c d e f.
+        assert_eq!(k.renumber_since(first), Some(vec![4, 6, 8, 5, 3, 7]));
+        assert!(k.in_text_order());
+        for (id, key) in [("m", 1), ("q", 2), ("a", 3), ("b", 4), ("c", 5), ("f", 8)] {
+            assert_eq!(k.key(id), key, "{id}");
+        }
+        let want = ["q", "a", "b", "c", "d", "e", "f"]
+            .map(String::from)
+            .into_iter()
+            .zip(2..);
+        assert_eq!(added(&k), want.collect::<Vec<_>>());
+        // The next export starts after them.
+        assert_eq!(k.mark(), 9);
+        assert_eq!(k.key("0"), 9);
     }
 
     #[test]

@@ -41,10 +41,12 @@ enum Output<'a> {
         pending: Option<DataFrame>,
         rows: usize,
     },
-    /// Transactions: one Parquet file sorted by customer (sort.rs).
+    /// Transactions: one Parquet file sorted by customer (sort.rs); `new_from`, the first key
+    /// of the ids the export adds to the warehouse.
     Sorted {
         writer: SortedWriter<'a>,
         rows: usize,
+        new_from: i64,
     },
     /// Customers: kept with their keep-masks, since a later record can supersede an earlier one.
     Keep {
@@ -309,13 +311,18 @@ impl<'a> Merger<'a> {
     }
 
     /// Writes the file sorted by customer (sort.rs), with temporary run files at `tmp(i)`.
+    /// The ids new to the warehouse get their keys in the order of their text (keys.rs), so
+    /// that the file does not depend on the order of the export's lines.
     pub fn sorted(mut self, tmp: impl Fn(usize) -> PathBuf + 'a) -> Self {
         if let Output::Stream { path, .. } = &self.out {
             let runs = sort::run_rows();
+            let new_from = self.keys.mark();
             self.out = Output::Sorted {
                 writer: SortedWriter::new(path.clone(), runs, sort::row_group_rows(runs), tmp)
-                    .constant_columns(&["source_file", "load_version"]),
+                    .constant_columns(&["source_file", "load_version"])
+                    .new_keys_from(new_from),
                 rows: 0,
+                new_from,
             };
         }
         self
@@ -351,8 +358,11 @@ impl<'a> Merger<'a> {
     /// Appends rows to the streamed file; a row group is written once enough rows are pending
     /// (or at the end).
     fn write(&mut self, df: DataFrame, last: bool) -> Result<()> {
-        if let Output::Sorted { writer, rows } = &mut self.out {
+        if let Output::Sorted { writer, rows, .. } = &mut self.out {
             *rows += df.height();
+            if !self.keys.in_text_order() {
+                writer.new_keys_out_of_text_order();
+            }
             return writer.push(df);
         }
         let Output::Stream {
@@ -403,7 +413,20 @@ impl<'a> Merger<'a> {
                 }
                 (rows, None, None)
             }
-            Output::Sorted { writer, rows } => (rows, None, writer.finish()?),
+            Output::Sorted {
+                writer,
+                rows,
+                new_from,
+            } => {
+                let renumbered = self
+                    .keys
+                    .renumber_since(new_from)
+                    .map(|new| sort::Renumbered {
+                        first: new_from,
+                        new,
+                    });
+                (rows, None, writer.finish(renumbered)?)
+            }
             Output::Keep { frames, keep } => {
                 let mut merged: Option<DataFrame> = None;
                 for (df, keep) in frames.into_iter().zip(keep) {

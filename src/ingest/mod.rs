@@ -10,6 +10,7 @@ pub mod keys;
 pub mod load;
 pub mod parquet;
 pub mod parse;
+pub mod row_order;
 pub mod schema;
 pub mod sort;
 pub mod source;

@@ -15,7 +15,9 @@
 //! read in pieces, and every row below the least key any run has yet to read is sorted and
 //! written.
 //!
-//! One file of about 1,050 lines (230 of them tests), on purpose: the run writer, the spill to
+//! The order itself (what comes before what) is row_order.rs's.
+//!
+//! One file of about 1,200 lines (330 of them tests), on purpose: the run writer, the spill to
 //! temporary files and the merge keep one invariant together (a row is written only when no run
 //! has a smaller key left to read), and it reads best where all three can be seen at once.
 
@@ -28,6 +30,8 @@ use polars::prelude::*;
 use polars::series::IsSorted;
 
 use super::parquet::{Purpose, RowGroupWriter, Writer};
+pub use super::row_order::Renumbered;
+use super::row_order::sorted_order;
 use crate::error::{Error, Result};
 
 pub use crate::warehouse::tables::SORT_KEYS;
@@ -70,36 +74,6 @@ const RUN_GROUP_ROWS: usize = 1 << 13;
 
 /// Rows the merge holds of all runs together, about (at least a row group of each).
 const MERGE_BUFFER_ROWS: usize = RUN_ROWS;
-
-/// The order of `df`'s rows sorted, a customer's rows of equal order key in the order they
-/// came (a stable sort); `None` if they are in order already.
-///
-/// The permutation is sorted here as (customer, order, row) triples rather than by polars'
-/// multi-column sort, which compares through its chunked columns row by row (7% of a 10M-line
-/// load's CPU, perf). A missing key sorts first, as polars puts nulls. Rows that come grouped
-/// by customer in key order (an export grouped by customer) are sorted a customer at a time:
-/// a hundred rows at a time, not a run's 128k.
-fn sorted_order(df: &DataFrame) -> PolarsResult<Option<Vec<IdxSize>>> {
-    let customers = df.column(SORT_KEYS[0])?.i64()?;
-    let orders = df.column(SORT_KEYS[1])?.i64()?;
-    let mut rows: Vec<(i64, i64, IdxSize)> = customers
-        .iter()
-        .zip(orders.iter())
-        .enumerate()
-        .map(|(i, (c, o))| (c.unwrap_or(i64::MIN), o.unwrap_or(i64::MIN), i as IdxSize))
-        .collect();
-    if rows.is_sorted() {
-        return Ok(None);
-    }
-    if rows.is_sorted_by_key(|r| r.0) {
-        for customer in rows.chunk_by_mut(|a, b| a.0 == b.0) {
-            customer.sort_unstable();
-        }
-    } else {
-        rows.sort_unstable();
-    }
-    Ok(Some(rows.into_iter().map(|r| r.2).collect()))
-}
 
 /// Where each row of `df` lies: its chunk and its row in the chunk, for gathering rows from
 /// the chunks as they are. A frame whose columns are cut into chunks at different rows (or held
@@ -147,15 +121,16 @@ fn gather_owned(df: &DataFrame, ids: &[ChunkId], order: &[IdxSize]) -> DataFrame
     unsafe { df.take_chunked_unchecked(&by, IsSorted::Not, true) }
 }
 
-/// `df`'s rows sorted (see [`sorted_order`]), handed to `f` in pieces of `rows` rows: the
-/// sorted copy is never held whole beside `df`.
+/// `df`'s rows sorted (see [`sorted_order`], with `new_from`), handed to `f` in pieces of
+/// `rows` rows: the sorted copy is never held whole beside `df`.
 fn sorted_pieces(
     mut df: DataFrame,
     rows: usize,
+    new_from: Option<i64>,
     mut f: impl FnMut(DataFrame) -> Result<()>,
     err: impl Fn(PolarsError) -> Error,
 ) -> Result<()> {
-    let order = sorted_order(&df).map_err(&err)?;
+    let order = sorted_order(&df, new_from).map_err(&err)?;
     let ids = match &order {
         Some(_) => chunk_ids(&mut df),
         None => Vec::new(),
@@ -173,7 +148,7 @@ fn sorted_pieces(
 
 /// `df`'s rows sorted (see [`sorted_order`]).
 fn sort_frame(mut df: DataFrame) -> PolarsResult<DataFrame> {
-    match sorted_order(&df)? {
+    match sorted_order(&df, None)? {
         None => Ok(df),
         Some(order) => {
             let ids = chunk_ids(&mut df);
@@ -265,6 +240,10 @@ pub struct SortedWriter<'a> {
     run_group_rows: usize,
     merge_buffer_rows: usize,
     constants: Constants,
+    /// The first key of the ids new to the warehouse, and whether they have come in the order
+    /// of their text so far (see [`SortedWriter::new_keys_from`]).
+    new_from: Option<i64>,
+    new_in_text_order: Arc<AtomicBool>,
 }
 
 impl<'a> SortedWriter<'a> {
@@ -290,7 +269,24 @@ impl<'a> SortedWriter<'a> {
             run_group_rows: RUN_GROUP_ROWS,
             merge_buffer_rows: MERGE_BUFFER_ROWS,
             constants: Constants::default(),
+            new_from: None,
+            new_in_text_order: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Customer keys from `first` on are of ids new to the warehouse, numbered as first seen
+    /// until the load ends and then in the order of their text ([`Renumbered`]). While they come
+    /// in text order the two agree; once told they do not
+    /// ([`SortedWriter::new_keys_out_of_text_order`]), runs put those customers in the order of
+    /// their ids, and rows no longer go straight into the file.
+    pub fn new_keys_from(mut self, first: i64) -> Self {
+        self.new_from = Some(first);
+        self
+    }
+
+    /// The new ids pushed so far were not first seen in the order of their text.
+    pub fn new_keys_out_of_text_order(&self) {
+        self.new_in_text_order.store(false, Ordering::Relaxed);
     }
 
     /// The columns `names` hold one value for the whole load: they are carried aside, not
@@ -369,15 +365,20 @@ impl<'a> SortedWriter<'a> {
                     self.constants.clone(),
                 );
                 let in_order = self.in_order.clone();
-                RunWriter::start(self.run_group_rows, self.run_rows, out, in_order)
+                let new_keys = NewKeys {
+                    from: self.new_from,
+                    in_text_order: self.new_in_text_order.clone(),
+                };
+                RunWriter::start(self.run_group_rows, self.run_rows, out, in_order, new_keys)
             }
         };
         self.runs = Some(runs.send(run, path)?);
         Ok(())
     }
 
-    /// Writes the file (none for a load without rows) and tells what it holds.
-    pub fn finish(mut self) -> Result<Option<Sorted>> {
+    /// Writes the file (none for a load without rows), its new customers' keys `renumbered`
+    /// if given, and tells what it holds.
+    pub fn finish(mut self, renumbered: Option<Renumbered>) -> Result<Option<Sorted>> {
         if self.runs.is_none() && self.pending_rows == 0 {
             return Ok(None);
         }
@@ -386,9 +387,13 @@ impl<'a> SortedWriter<'a> {
         match self.runs.take() {
             None => {
                 let mut out = Groups::new(self.path.clone(), self.row_group_rows, constants);
-                let run = self.take_run()?;
+                let mut run = self.take_run()?;
                 let err = |e| Error::warehouse(&self.path, e);
-                sorted_pieces(run, self.row_group_rows, |p| out.push(p, &mut done), err)?;
+                if let Some(r) = &renumbered {
+                    r.apply(&mut run).map_err(err)?;
+                }
+                let rows = self.row_group_rows;
+                sorted_pieces(run, rows, None, |p| out.push(p, &mut done), err)?;
                 out.finish(&mut done)?;
             }
             Some(mut runs) => {
@@ -397,18 +402,28 @@ impl<'a> SortedWriter<'a> {
                     runs = runs.send(run, (self.tmp)(self.shipped))?;
                 }
                 let (files, prefix) = match runs.finish()? {
+                    Spilled::Written(_) if renumbered.is_some() => {
+                        return Err(Error::warehouse(
+                            &self.path,
+                            "internal: new customer keys renumbered after their rows were written",
+                        ));
+                    }
                     Spilled::Written(done) => return Ok(Some(done)),
                     Spilled::Files { files, prefix } => (files, prefix),
                 };
                 let per_read = self.merge_buffer_rows / files.len() / self.run_group_rows;
+                let renumbered = renumbered.map(Arc::new);
                 let mut opened = Vec::with_capacity(files.len());
                 for (i, f) in files.iter().enumerate() {
-                    opened.push(match (i, prefix) {
-                        // The file as written before the runs came out of order: row groups of
-                        // the file's size, with the constant columns.
-                        (0, true) => Run::open(f, 1)?.without(&constants.names),
-                        _ => Run::open(f, per_read)?,
-                    });
+                    opened.push(
+                        match (i, prefix) {
+                            // The file as written before the runs came out of order: row groups of
+                            // the file's size, with the constant columns.
+                            (0, true) => Run::open(f, 1)?.without(&constants.names),
+                            _ => Run::open(f, per_read)?,
+                        }
+                        .renumbered(renumbered.clone()),
+                    );
                 }
                 done.merged_runs = files.len();
                 let mut out = Groups::new(self.path.clone(), self.row_group_rows, constants);
@@ -460,7 +475,7 @@ impl Direct {
         if n == 0 {
             return Ok(None);
         }
-        let order = sorted_order(&run).map_err(err)?;
+        let order = sorted_order(&run, None).map_err(err)?;
         let keys = customer_keys(&run).map_err(err)?;
         let key_at = |i: usize| keys[order.as_ref().map_or(i, |o| o[i] as usize)];
         // The rows of the greatest key stay back: from `cut` on.
@@ -509,6 +524,25 @@ impl Direct {
     }
 }
 
+/// The ids new to the warehouse of a load (see [`SortedWriter::new_keys_from`]).
+struct NewKeys {
+    from: Option<i64>,
+    in_text_order: Arc<AtomicBool>,
+}
+
+impl NewKeys {
+    /// Whether keys as first seen are in the order of the ids' text so far.
+    fn in_text_order(&self) -> bool {
+        self.in_text_order.load(Ordering::Relaxed)
+    }
+
+    /// Where a run's new customers go in the order of their ids (see [`sorted_order`]): from
+    /// the first new key, once their keys are out of that order.
+    fn sort_from(&self) -> Option<i64> {
+        self.from.filter(|_| !self.in_text_order())
+    }
+}
+
 /// A thread that sorts runs and writes them: into the file while they come in order
 /// ([`Direct`]), then each to its temporary file.
 struct RunWriter {
@@ -522,6 +556,7 @@ impl RunWriter {
         run_rows: usize,
         out: Groups,
         in_order: Arc<AtomicBool>,
+        new_keys: NewKeys,
     ) -> RunWriter {
         // A run is handed over only once the previous one is written: memory stays at the run
         // being written (and a row group of it sorted) and the one being filled.
@@ -541,9 +576,12 @@ impl RunWriter {
             let mut first: Option<PathBuf> = None;
             for (run, path) in rx {
                 let first = first.get_or_insert_with(|| path.clone());
+                // Rows go straight into the file only while their keys are in the order of
+                // their ids: a run handed over after the new ids came out of text order is
+                // sorted by id (`NewKeys::sort_from`) and merged.
                 let run = match direct.as_mut() {
-                    None => Some(run),
-                    Some(d) => d.take(run)?,
+                    Some(d) if new_keys.in_text_order() => d.take(run)?,
+                    _ => Some(run),
                 };
                 if let Some(run) = run {
                     if let Some(d) = direct.take() {
@@ -559,7 +597,8 @@ impl RunWriter {
                     }
                     let mut w = Writer::create(&path, run.schema(), Purpose::Scratch)?;
                     let err = |e| Error::warehouse(&path, e);
-                    sorted_pieces(run, group_rows, |mut p| w.write(&mut p), err)?;
+                    let new_from = new_keys.sort_from();
+                    sorted_pieces(run, group_rows, new_from, |mut p| w.write(&mut p), err)?;
                     w.finish()?;
                     written.push(path);
                 }
@@ -608,6 +647,8 @@ struct Run {
     pos: usize,
     /// Columns of the file left out of what is read.
     without: Vec<&'static str>,
+    /// New customer keys, given to the rows as they are read.
+    renumbered: Option<Arc<Renumbered>>,
 }
 
 impl Run {
@@ -629,7 +670,15 @@ impl Run {
             keys: Vec::new(),
             pos: 0,
             without: Vec::new(),
+            renumbered: None,
         })
+    }
+
+    /// The run read with its new customers' keys `renumbered`: its rows are in the order of
+    /// the new keys (see [`SortedWriter::new_keys_from`]).
+    fn renumbered(mut self, renumbered: Option<Arc<Renumbered>>) -> Run {
+        self.renumbered = renumbered;
+        self
     }
 
     /// The run read without the columns `names`.
@@ -659,11 +708,14 @@ impl Run {
         let rows: usize = self.groups.drain(..k).sum();
         let err = |e| Error::warehouse(&self.path, e);
         let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let next = ParquetReader::new(file)
+        let mut next = ParquetReader::new(file)
             .with_slice(Some((self.offset, rows)))
             .finish()
             .map_err(err)?
             .drop_many(self.without.iter().copied());
+        if let Some(r) = &self.renumbered {
+            r.apply(&mut next).map_err(err)?;
+        }
         self.offset += rows;
         let mut buf = self.buf.slice(self.pos as i64, self.left());
         if buf.height() == 0 {
@@ -953,7 +1005,8 @@ mod tests {
         let customer = customers(layout, n);
         let order: Vec<i64> = (0..n).map(|i| ((i * 104_729) % 13) as i64 - 6).collect();
         let seq: Vec<i64> = (0..n as i64).collect();
-        let text: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+        // Transaction ids in the order of the rows: lines of one order keep it.
+        let text: Vec<String> = (0..n).map(|i| format!("t{i:06}")).collect();
         let df = DataFrame::new(
             n,
             vec![
@@ -987,7 +1040,7 @@ mod tests {
                 w.push(df.slice(start as i64, batch.min(n - start)))
                     .unwrap();
             }
-            let done = w.finish().unwrap().expect("rows written");
+            let done = w.finish(None).unwrap().expect("rows written");
             // Row groups hold whole customers but the one of 3,000 rows, and say so.
             let giant = match layout {
                 Scattered | GroupedThenScattered => 7,
@@ -1050,13 +1103,112 @@ mod tests {
         }
     }
 
+    /// The same lines pushed grouped by customer (ids in text order) or in a scattered order,
+    /// their keys given as a load gives them (first seen, then renumbered in id order), make
+    /// the same file whatever the run sizes: the same rows, keys and order, lines of an order
+    /// by transaction id.
+    #[test]
+    fn the_same_lines_in_any_order_make_the_same_file() {
+        use crate::ingest::keys::CustomerKeys;
+        let n = 12_000usize;
+        // Line i: customer (i / 40) of 300, with ids numbered out of their text order ("c9" >
+        // "c10"); orders of 1 to 4 lines; transaction ids whose text order is not the order
+        // of the lines ("t10" < "t9").
+        let line = |i: usize| {
+            let customer = format!("c{}", (i / 40 * 7_919) % 300);
+            let order = format!("{customer}-o{}", i % 40 / 4);
+            let id = format!("{order}-t{}", (i % 4 * 5) % 11);
+            (customer, order, id)
+        };
+        let grouped: Vec<usize> = {
+            let mut rows: Vec<usize> = (0..n).collect();
+            rows.sort_by_key(|&i| (line(i).0, i));
+            rows
+        };
+        // Orders (blocks of 4 lines) scattered, each one's lines backwards.
+        let scattered: Vec<usize> = (0..n / 4)
+            .flat_map(|b| (0..4).rev().map(move |l| (b * 7_001 % (n / 4)) * 4 + l))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let load = |name: &str, rows: &[usize], run_rows: usize| -> DataFrame {
+            // One stored id, key 1, so new keys start at 2.
+            let mut keys = CustomerKeys::from_pairs([("c0", 1)].into_iter());
+            let out = dir.path().join(format!("{name}.parquet"));
+            let tmp = |i: usize| dir.path().join(format!("{name}-{i}.parquet"));
+            let first = keys.mark();
+            let mut w = SortedWriter::new(out.clone(), run_rows, 500, tmp)
+                .with_merge_sizes(64, 512)
+                .with_in_order_runs(run_rows / 2)
+                .new_keys_from(first);
+            for batch in rows.chunks(700) {
+                let lines: Vec<_> = batch.iter().map(|&i| line(i)).collect();
+                let key: Vec<i64> = lines.iter().map(|l| keys.key(&l.0)).collect();
+                let order: Vec<i64> = lines
+                    .iter()
+                    .map(|l| crate::ingest::keys::order_key(Some(&l.1), &l.2))
+                    .collect();
+                let df = DataFrame::new(
+                    batch.len(),
+                    vec![
+                        Series::new(
+                            "transaction_id".into(),
+                            lines.iter().map(|l| l.2.as_str()).collect::<Vec<_>>(),
+                        )
+                        .into_column(),
+                        Series::new(
+                            "customer_id".into(),
+                            lines.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
+                        )
+                        .into_column(),
+                        Series::new("customer_key".into(), &key).into_column(),
+                        Series::new("order_key".into(), &order).into_column(),
+                    ],
+                )
+                .unwrap();
+                if !keys.in_text_order() {
+                    w.new_keys_out_of_text_order();
+                }
+                w.push(df).unwrap();
+            }
+            let renumbered = keys
+                .renumber_since(first)
+                .map(|new| Renumbered { first, new });
+            w.finish(renumbered).unwrap();
+            read(&out)
+        };
+        let want = load("grouped-one-run", &grouped, 3 * n);
+        // Keys 2.. in the order of the ids' text, the stored id keeping its own.
+        let ids = want.column("customer_id").unwrap().str().unwrap();
+        let keys = want.column("customer_key").unwrap().i64().unwrap();
+        let mut seen: Vec<(&str, i64)> = ids.iter().flatten().zip(keys.iter().flatten()).collect();
+        seen.dedup();
+        assert_eq!(seen.len(), 300, "each customer's rows together");
+        assert_eq!(seen[0], ("c0", 1));
+        assert!(
+            seen[1..]
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[1].1 == w[0].1 + 1),
+            "{seen:?}"
+        );
+        assert_eq!(seen[1].1, 2);
+        for (name, rows, run_rows) in [
+            ("grouped-runs", &grouped, 1_000),
+            ("scattered-one-run", &scattered, 3 * n),
+            ("scattered-runs", &scattered, 1_000),
+            ("scattered-small-runs", &scattered, 150),
+        ] {
+            let got = load(name, rows, run_rows);
+            assert!(got.equals(&want), "{name}: {got} against {want}");
+        }
+    }
+
     /// A load without rows writes no file.
     #[test]
     fn a_load_without_rows_writes_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("s.parquet");
         let w = SortedWriter::new(out.clone(), 10, 5, |i| dir.path().join(format!("r{i}")));
-        assert!(w.finish().unwrap().is_none());
+        assert!(w.finish(None).unwrap().is_none());
         assert!(!out.exists());
     }
 }
