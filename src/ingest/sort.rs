@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use polars::prelude::*;
 use polars::series::IsSorted;
+use rayon::prelude::*;
 
 use super::parquet::{Purpose, RowGroupWriter, Writer};
 pub use super::row_order::Renumbered;
@@ -68,11 +69,12 @@ pub fn row_group_rows(run_rows: usize) -> usize {
 }
 
 /// Rows per row group of a temporary run file: the merge reads a run a few row groups at a
-/// time, and at least one of every run (255 runs at 100M lines: 2.1M rows, read after the id
-/// map is freed).
+/// time, and at least one of every run, reading on at half a read left (255 runs at 100M
+/// lines: up to 3.1M rows, read after the id map is freed).
 const RUN_GROUP_ROWS: usize = 1 << 13;
 
-/// Rows the merge holds of all runs together, about (at least a row group of each).
+/// Rows the merge reads of all runs together, about (at least a row group of each), and rows
+/// a step of the merge sorts and writes at most, about.
 const MERGE_BUFFER_ROWS: usize = RUN_ROWS;
 
 /// Where each row of `df` lies: its chunk and its row in the chunk, for gathering rows from
@@ -427,7 +429,7 @@ impl<'a> SortedWriter<'a> {
                 }
                 done.merged_runs = files.len();
                 let mut out = Groups::new(self.path.clone(), self.row_group_rows, constants);
-                merge(opened, &mut out, &mut done)?;
+                merge(opened, self.merge_buffer_rows, &mut out, &mut done)?;
                 out.finish(&mut done)?;
                 for f in &files {
                     std::fs::remove_file(f).map_err(|e| Error::io(f, e))?;
@@ -645,6 +647,8 @@ struct Run {
     buf: DataFrame,
     keys: Vec<i64>,
     pos: usize,
+    /// Rows of the last read.
+    last_read: usize,
     /// Columns of the file left out of what is read.
     without: Vec<&'static str>,
     /// New customer keys, given to the rows as they are read.
@@ -669,6 +673,7 @@ impl Run {
             buf: DataFrame::empty(),
             keys: Vec::new(),
             pos: 0,
+            last_read: 0,
             without: Vec::new(),
             renumbered: None,
         })
@@ -692,6 +697,14 @@ impl Run {
         !self.groups.is_empty()
     }
 
+    /// Down to half a read or less of rows not yet taken, with more to read: the merge reads
+    /// on before the run runs out, so that the least last key of all runs (what each step can
+    /// write up to) moves by about a read, not by the leftovers of the one run that sets it (at
+    /// 255 runs, steps of a few thousand rows in 255 slices each).
+    fn running_low(&self) -> bool {
+        self.more() && self.left() * 2 <= self.last_read
+    }
+
     /// Rows read and not yet taken.
     fn left(&self) -> usize {
         self.keys.len() - self.pos
@@ -706,6 +719,7 @@ impl Run {
     fn read(&mut self) -> Result<()> {
         let k = self.per_read.min(self.groups.len());
         let rows: usize = self.groups.drain(..k).sum();
+        self.last_read = rows;
         let err = |e| Error::warehouse(&self.path, e);
         let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
         let mut next = ParquetReader::new(file)
@@ -729,12 +743,22 @@ impl Run {
         Ok(())
     }
 
+    /// Rows read and not yet taken whose key is below `bound` (all, for none).
+    fn count_below(&self, bound: Option<i64>) -> usize {
+        match bound {
+            Some(b) => self.keys[self.pos..].partition_point(|k| *k < b),
+            None => self.left(),
+        }
+    }
+
+    /// The key of the `i`-th row not yet taken.
+    fn key_at(&self, i: usize) -> i64 {
+        self.keys[self.pos + i]
+    }
+
     /// Takes the rows read whose key is below `bound` (all, for none).
     fn take_below(&mut self, bound: Option<i64>) -> DataFrame {
-        let end = match bound {
-            Some(b) => self.pos + self.keys[self.pos..].partition_point(|k| *k < b),
-            None => self.keys.len(),
-        };
+        let end = self.pos + self.count_below(bound);
         let part = self.buf.slice(self.pos as i64, end - self.pos);
         self.pos = end;
         part
@@ -742,18 +766,55 @@ impl Run {
 }
 
 /// Merges sorted runs (in load order) into `out`: a row of an earlier run comes before a row of
-/// a later one with the same keys.
-fn merge(mut runs: Vec<Run>, out: &mut Groups, done: &mut Sorted) -> Result<()> {
+/// a later one with the same keys. The runs are read on a thread of their own, side by side,
+/// while the rows read before are sorted here and the file's writer thread encodes the rows
+/// sorted before them: at 100M lines the merge ran on one core as one loop.
+fn merge(runs: Vec<Run>, cap: usize, out: &mut Groups, done: &mut Sorted) -> Result<()> {
+    // One piece read ahead: memory holds at most three (being read, sorted, written).
+    let (tx, rx) = crossbeam_channel::bounded::<DataFrame>(1);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            merge_pieces(runs, cap, |piece| {
+                // The receiver is gone only when sorting failed: its error is the one told.
+                Ok(tx.send(piece).is_ok())
+            })
+        });
+        let mut sorted = || -> Result<()> {
+            for piece in &rx {
+                let piece = sort_frame(piece).map_err(|e| Error::warehouse(&out.path, e))?;
+                out.push(piece, done)?;
+            }
+            Ok(())
+        };
+        let sorted = sorted();
+        drop(rx);
+        let read = reader
+            .join()
+            .map_err(|_| Error::warehouse("sorted runs", "internal: the run reader panicked"))?;
+        sorted.and(read)
+    })
+}
+
+/// Reads sorted runs (in load order) and hands `f` the rows each step makes safe to write, not
+/// yet sorted among themselves: those below the least last key of the runs still being read,
+/// about `cap` rows at most. `f` says whether to go on.
+fn merge_pieces(
+    mut runs: Vec<Run>,
+    cap: usize,
+    mut f: impl FnMut(DataFrame) -> Result<bool>,
+) -> Result<()> {
     loop {
         runs.retain(|r| r.left() > 0 || r.more());
         if runs.is_empty() {
             return Ok(());
         }
-        for r in runs.iter_mut().filter(|r| r.left() == 0) {
-            r.read()?;
-        }
+        // Side by side: most runs run low together (each spans every customer).
+        runs.par_iter_mut()
+            .filter(|r| r.running_low())
+            .try_for_each(Run::read)?;
         // Every row below the least last key of the runs still being read has been read.
         let bound = runs.iter().filter(|r| r.more()).map(Run::last).min();
+        let bound = capped(&runs, bound, cap);
         let pieces: Vec<DataFrame> = runs
             .iter_mut()
             .map(|r| r.take_below(bound))
@@ -762,18 +823,35 @@ fn merge(mut runs: Vec<Run>, out: &mut Groups, done: &mut Sorted) -> Result<()> 
         if pieces.is_empty() {
             // The rows left all belong to customers that go on past what the runs at the bound
             // have read: read more of those.
-            for r in runs
-                .iter_mut()
+            runs.par_iter_mut()
                 .filter(|r| r.more() && Some(r.last()) == bound)
-            {
-                r.read()?;
-            }
+                .try_for_each(Run::read)?;
             continue;
         }
-        let piece = concat(pieces)
-            .and_then(sort_frame)
-            .map_err(|e| Error::warehouse(&out.path, e))?;
-        out.push(piece, done)?;
+        let piece = concat(pieces).map_err(|e| Error::warehouse("sorted runs", e))?;
+        if !f(piece)? {
+            return Ok(());
+        }
+    }
+}
+
+/// A bound at or below `bound` that about `cap` of the rows read lie below, for a merge step
+/// of bounded size: with many runs, everything below the least last key is more than a merge
+/// should hold at once (at 100M lines, 255 runs of which each holds a read: 4.7 GB peak).
+/// Any bound at or below the least last key is safe; one with no row below it is not taken.
+fn capped(runs: &[Run], bound: Option<i64>, cap: usize) -> Option<i64> {
+    let below = |b: Option<i64>| runs.iter().map(|r| r.count_below(b)).sum::<usize>();
+    let total = below(bound);
+    if total <= cap {
+        return bound;
+    }
+    // The runs hold keys alike: the key at the cap's share of the rows of the run with most.
+    let most = runs.iter().max_by_key(|r| r.count_below(bound))?;
+    let lower = most.key_at(most.count_below(bound) * cap / total);
+    if below(Some(lower)) == 0 {
+        bound
+    } else {
+        Some(lower)
     }
 }
 
@@ -1199,6 +1277,56 @@ mod tests {
         ] {
             let got = load(name, rows, run_rows);
             assert!(got.equals(&want), "{name}: {got} against {want}");
+        }
+    }
+
+    /// With many runs each step of the merge hands on about `cap` rows, not everything below
+    /// the least last key of all runs; every customer's rows in one step, steps in key order.
+    #[test]
+    fn a_merge_of_many_runs_goes_in_steps_of_about_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let (runs, per_run, cap) = (20usize, 5_000usize, 1_000usize);
+        let mut opened = Vec::new();
+        for r in 0..runs {
+            let mut keys: Vec<i64> = (0..per_run)
+                .map(|i| ((i * 7_919 + r * 104_729) % 10_000) as i64)
+                .collect();
+            keys.sort_unstable();
+            let df = DataFrame::new(
+                per_run,
+                vec![
+                    Series::new("customer_key".into(), &keys).into_column(),
+                    Int64Chunked::full("order_key".into(), 0, per_run).into_column(),
+                ],
+            )
+            .unwrap();
+            let path = dir.path().join(format!("r{r}.parquet"));
+            let mut w = Writer::create(&path, df.schema(), Purpose::Scratch).unwrap();
+            for start in (0..per_run).step_by(500) {
+                w.write(&mut df.slice(start as i64, 500)).unwrap();
+            }
+            w.finish().unwrap();
+            opened.push(Run::open(&path, 1).unwrap());
+        }
+        let mut steps: Vec<(usize, i64, i64)> = Vec::new();
+        merge_pieces(opened, cap, |piece| {
+            let keys = customer_keys(&piece).unwrap();
+            let (lo, hi) = (*keys.iter().min().unwrap(), *keys.iter().max().unwrap());
+            steps.push((piece.height(), lo, hi));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(steps.iter().map(|s| s.0).sum::<usize>(), runs * per_run);
+        assert!(
+            steps.len() >= runs * per_run / cap / 2,
+            "{} steps",
+            steps.len()
+        );
+        for s in &steps {
+            assert!(s.0 <= 2 * cap, "a step of {} rows", s.0);
+        }
+        for pair in steps.windows(2) {
+            assert!(pair[0].2 < pair[1].1, "steps out of key order: {pair:?}");
         }
     }
 
