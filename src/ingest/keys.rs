@@ -6,7 +6,7 @@
 //!   per id, appended by the load that first saw it), so the queries look the id up again only
 //!   for the rows they return (one per customer), never per transaction. The ids a
 //!   transactions export brings that the warehouse has not seen are numbered in the order of
-//!   their text, not of their first line ([`CustomerKeys::renumber_since`]): the transactions
+//!   their text, not of their first line ([`CustomerKeys::renumber`]): the transactions
 //!   file is sorted by `customer_key`, and so comes out the same whichever order the export's
 //!   lines are in (by customer, by time).
 //! - `order_key` (transactions): the 64-bit xxh3 hash of the order id, or of the transaction id
@@ -21,6 +21,7 @@ use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::idmap::IdKey;
+use super::row_order::Renumbered;
 use crate::config::Table;
 
 pub use crate::warehouse::tables::{CUSTOMER_KEYS as TABLE, KEYED};
@@ -40,9 +41,10 @@ pub struct CustomerKeys {
     added_text: String,
     added_ends: Vec<usize>,
     added_keys: Vec<i64>,
-    /// The first id added since [`CustomerKeys::mark`], and whether every id added since came
-    /// after the one before it in text order.
+    /// The first id added since [`CustomerKeys::mark`] and its key, and whether every id added
+    /// since came after the one before it in text order.
     marked: usize,
+    marked_key: i64,
     in_text_order: bool,
 }
 
@@ -90,6 +92,7 @@ impl CustomerKeys {
     /// Starts the ids of one export: the key the first new one gets.
     pub fn mark(&mut self) -> i64 {
         self.marked = self.added_keys.len();
+        self.marked_key = self.next;
         self.in_text_order = true;
         self.next
     }
@@ -101,14 +104,14 @@ impl CustomerKeys {
         self.in_text_order
     }
 
-    /// Gives the ids added since [`CustomerKeys::mark`] (keys from `first`, the mark's) their
-    /// keys in the order of their text, and returns the new key of each old one (`new[old -
-    /// first]`); `None` if they are in that order already. The added ids are kept in key order.
-    pub fn renumber_since(&mut self, first: i64) -> Option<Vec<i64>> {
+    /// Gives the ids added since [`CustomerKeys::mark`] their keys in the order of their text,
+    /// and returns the new key of each old one; `None` if they are in that order already. The
+    /// added ids are kept in key order.
+    pub fn renumber(&mut self) -> Option<Renumbered> {
         if self.in_text_order {
             return None;
         }
-        let from = self.marked;
+        let (from, first) = (self.marked, self.marked_key);
         let base = if from == 0 {
             0
         } else {
@@ -141,7 +144,7 @@ impl CustomerKeys {
         let added = by_text.len() as i64;
         self.added_keys.extend((0..added).map(|rank| first + rank));
         self.in_text_order = true;
-        Some(new)
+        Some(Renumbered { first, new })
     }
 
     /// The rows this load adds to the `customer_keys` table.
@@ -276,13 +279,17 @@ mod tests {
             k.key(id);
         }
         assert!(k.in_text_order(), "b, d, f came in text order");
-        assert_eq!(k.renumber_since(first), None);
+        assert_eq!(k.renumber().map(|r| r.new), None);
         for id in ["c", "a", "m", "e"] {
             k.key(id);
         }
         assert!(!k.in_text_order());
         // Old keys: b 3, d 4, f 5, c 6, a 7, e 8; by text a b c d e f.
-        assert_eq!(k.renumber_since(first), Some(vec![4, 6, 8, 5, 3, 7]));
+        let renumbered = k.renumber().unwrap();
+        assert_eq!(
+            (renumbered.first, renumbered.new),
+            (first, vec![4, 6, 8, 5, 3, 7])
+        );
         assert!(k.in_text_order());
         for (id, key) in [("m", 1), ("q", 2), ("a", 3), ("b", 4), ("c", 5), ("f", 8)] {
             assert_eq!(k.key(id), key, "{id}");

@@ -41,12 +41,10 @@ enum Output<'a> {
         pending: Option<DataFrame>,
         rows: usize,
     },
-    /// Transactions: one Parquet file sorted by customer (sort.rs); `new_from`, the first key
-    /// of the ids the export adds to the warehouse.
+    /// Transactions: one Parquet file sorted by customer (sort.rs).
     Sorted {
         writer: SortedWriter<'a>,
         rows: usize,
-        new_from: i64,
     },
     /// Customers: kept with their keep-masks, since a later record can supersede an earlier one.
     Keep {
@@ -322,7 +320,6 @@ impl<'a> Merger<'a> {
                     .constant_columns(&["source_file", "load_version"])
                     .new_keys_from(new_from),
                 rows: 0,
-                new_from,
             };
         }
         self
@@ -358,7 +355,7 @@ impl<'a> Merger<'a> {
     /// Appends rows to the streamed file; a row group is written once enough rows are pending
     /// (or at the end).
     fn write(&mut self, df: DataFrame, last: bool) -> Result<()> {
-        if let Output::Sorted { writer, rows, .. } = &mut self.out {
+        if let Output::Sorted { writer, rows } = &mut self.out {
             *rows += df.height();
             if !self.keys.in_text_order() {
                 writer.new_keys_out_of_text_order();
@@ -413,20 +410,7 @@ impl<'a> Merger<'a> {
                 }
                 (rows, None, None)
             }
-            Output::Sorted {
-                writer,
-                rows,
-                new_from,
-            } => {
-                let renumbered = self
-                    .keys
-                    .renumber_since(new_from)
-                    .map(|new| sort::Renumbered {
-                        first: new_from,
-                        new,
-                    });
-                (rows, None, writer.finish(renumbered)?)
-            }
+            Output::Sorted { writer, rows } => (rows, None, writer.finish(self.keys.renumber())?),
             Output::Keep { frames, keep } => {
                 let mut merged: Option<DataFrame> = None;
                 for (df, keep) in frames.into_iter().zip(keep) {

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use crate::warehouse::tables::SORT_KEYS;
 
 /// New customer keys of a load's new ids, given at its end: `new[k - first]` for key `k` from
-/// `first` on (see [`CustomerKeys::renumber_since`](super::keys::CustomerKeys::renumber_since)).
+/// `first` on (see [`CustomerKeys::renumber`](super::keys::CustomerKeys::renumber)).
 #[derive(Debug, Clone)]
 pub struct Renumbered {
     pub first: i64,
@@ -22,12 +22,7 @@ impl Renumbered {
             .column(SORT_KEYS[0])?
             .i64()?
             .iter()
-            .map(|k| {
-                k.map(|k| match usize::try_from(k - self.first) {
-                    Ok(i) if k >= self.first => self.new[i],
-                    _ => k,
-                })
-            })
+            .map(|k| k.map(|k| usize::try_from(k - self.first).map_or(k, |i| self.new[i])))
             .collect::<Int64Chunked>()
             .with_name(SORT_KEYS[0].into());
         df.with_column(keys.into_column())?;
@@ -39,7 +34,7 @@ impl Renumbered {
 /// order key, the lines of one order by their transaction id, so that the order does not
 /// depend on the order the rows came in. With `new_from`, the customers of keys from it on
 /// (ids new to the warehouse, numbered as first seen) come in the order of their id's text,
-/// the order of the keys they get at the end of the load ([`CustomerKeys::renumber_since`]).
+/// the order of the keys they get at the end of the load ([`CustomerKeys::renumber`]).
 ///
 /// The permutation is sorted here as (customer, order, row) triples rather than by polars'
 /// multi-column sort, which compares through its chunked columns row by row (7% of a 10M-line
@@ -47,7 +42,7 @@ impl Renumbered {
 /// by customer in key order (an export grouped by customer) are sorted a customer at a time:
 /// a hundred rows at a time, not a run's 128k.
 ///
-/// [`CustomerKeys::renumber_since`]: super::keys::CustomerKeys::renumber_since
+/// [`CustomerKeys::renumber`]: super::keys::CustomerKeys::renumber
 pub(super) fn sorted_order(
     df: &DataFrame,
     new_from: Option<i64>,
